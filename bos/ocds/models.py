@@ -1,0 +1,35 @@
+"""Published OCDS releases: immutable rows, never updated or deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bos.db import Base, utcnow
+
+
+class Release(Base):
+    """One published OCDS release, stored as the exact JSON served, so feeds stream it byte for byte.
+
+    ``source`` is ``bos`` for BOS's own releases, or the publisher an imported release came from.
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("ocid", "release_id"),
+        # The feed's keyset order: (date, ocid, release_id). Every page is an index range scan.
+        Index("ix_releases_feed", "date", "ocid", "release_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ocid: Mapped[str] = mapped_column(String(128), index=True)
+    release_id: Mapped[str] = mapped_column(String(256))
+    date: Mapped[dt.datetime]
+    tags: Mapped[str] = mapped_column(String(200))  # space-separated OCDS releaseTag codes
+    buyer_identifier: Mapped[str | None] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(200), default="bos")
+    json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Organisations (buyers and suppliers), their identifiers and the regions they sit in."""
