@@ -21,7 +21,8 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to every head: domains may add migrations on parallel branches, merged later."""
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection=connection), revision)
 

@@ -3,7 +3,7 @@
 from bos.accounts.models import User
 from bos.contracts.models import Contract, ContractAmendment, Milestone, Transaction
 from bos.db import Base
-from bos.ocds.models import Release
+from bos.ocds.models import Record, Release
 from bos.parties.models import Organisation, Region
 from bos.scheduler import JobLease, JobRun
 from bos.tenders.models import Award, Bid, Document, Item, Planning, Process, Tender, TenderAmendment, award_suppliers
@@ -22,6 +22,7 @@ __all__ = [
     "Organisation",
     "Planning",
     "Process",
+    "Record",
     "Region",
     "Release",
     "Tender",

@@ -33,3 +33,29 @@ class Release(Base):
     json: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Record(Base):
+    """The compiled state of one contracting process, kept up to date as each release is stored.
+
+    ``compiled`` (and ``versioned``) are the OCDS merge of every release of the ocid from ``source``. The red-flag
+    engine reads ``compiled`` and clears ``needs_evaluation``; publishing or importing a release sets it in the same
+    transaction.
+    """
+
+    __tablename__ = "records"
+    __table_args__ = (
+        # The records feed's keyset order: the record's last change, then ocid.
+        Index("ix_records_feed", "last_release_date", "ocid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ocid: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(200), default="bos")
+    release_count: Mapped[int] = mapped_column(default=0)
+    last_release_date: Mapped[dt.datetime]
+    buyer_identifier: Mapped[str | None] = mapped_column(String(128), index=True)
+    compiled: Mapped[str] = mapped_column(Text)
+    versioned: Mapped[str | None] = mapped_column(Text)
+    needs_evaluation: Mapped[bool] = mapped_column(default=True, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
