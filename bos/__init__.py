@@ -76,8 +76,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from bos.extensions import api  # noqa: PLC0415
+    from bos.ocds.api import bp as ocds_api  # noqa: PLC0415
     from bos.tenders.api import blp as tenders_api  # noqa: PLC0415
     from bos.tenders.views import bp as tenders_views  # noqa: PLC0415
 
     app.register_blueprint(tenders_views)
+    app.register_blueprint(ocds_api)
     api.register_blueprint(tenders_api)

@@ -97,6 +97,13 @@ SETTINGS: tuple[Option, ...] = (
         None,
         "Where fetched schemas and built files are cached. Default: instance/cache.",
     ),
+    Option(
+        "FEED_WATERMARK_SECONDS",
+        "BOS_FEED_WATERMARK_SECONDS",
+        2,
+        "Forward feed pages hide releases younger than this, so a late-committing write is never skipped.",
+        int,
+    ),
     Option("LOCALE", "BOS_LOCALE", "id", "Default interface language (`id` or `en`)."),
     Option("TIMEZONE", "BOS_TIMEZONE", "Asia/Jakarta", "Display time zone; everything is stored in UTC."),
     Option("CURRENCY", "BOS_CURRENCY", "IDR", "Default ISO 4217 currency."),

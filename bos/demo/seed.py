@@ -35,6 +35,7 @@ from bos.enums import (
     RegionLevel,
     TenderStatus,
 )
+from bos.ocds.publish import publish_history, schema_source
 from bos.parties.models import Organisation, Region
 from bos.tenders.models import Award, Bid, Item, Planning, Process, Tender, award_suppliers
 
@@ -628,7 +629,9 @@ class Generator:
         terms = rng.choice((1, 2, 3, 4))
         paid_terms = terms if stage is ProcessStage.COMPLETED else rng.randint(1, terms)
         overpay = stage is ProcessStage.COMPLETED and rng.random() < 0.01  # risky: paid beyond the contract value
+        paid_on = signed
         for term in range(paid_terms):
+            paid_on = min(paid_on + rng.randint(10, 40) * dt.timedelta(days=1), self.today)
             share = final_value / terms
             if overpay and term == paid_terms - 1:
                 share = share * Decimal("1.08")
@@ -638,7 +641,7 @@ class Generator:
                     "id": self.ids.take(Transaction.__table__),
                     "contract_id": contract_id,
                     "local_id": str(term + 1),
-                    "date": min(signed + (term + 1) * rng.randint(10, 40) * dt.timedelta(days=1), self.today),
+                    "date": paid_on,
                     "value_amount": money(float(share)),
                     "value_currency": self.currency,
                     "payer_id": buyer_id,
@@ -695,6 +698,7 @@ def seed_database(
     today: dt.date | None = None,
     ocid_prefix: str | None = None,
     progress: bool = False,
+    publish: bool = True,
 ) -> dict[str, int]:
     """Add ``processes`` demo processes (and the parties, once). Deterministic for (seed, today). Does not commit."""
     from flask import current_app, has_app_context  # noqa: PLC0415
@@ -703,6 +707,7 @@ def seed_database(
         ocid_prefix = current_app.config["OCID_PREFIX"] if has_app_context() else "ocds-demo00"
     day = today or dt.datetime.now(dt.UTC).date()
     rng = random.Random(seed)
+    source = schema_source()
     parties = ensure_parties(session, rng)
     ids = Ids(session, BULK_TABLES)
     generator = Generator(
@@ -730,6 +735,10 @@ def seed_database(
                 batch = rows.by_table.get(table)
                 if batch:
                     session.execute(insert(table), batch)
+            if publish:
+                # Every demo process gets its full release history through the release builder the services use.
+                publish_history(session, [row["id"] for row in rows.by_table.get(Process.__table__, [])], source)
+                session.expunge_all()  # keep memory flat over 100,000 processes
             advance(made)
     _reset_sequences(session)
     counts = {stage.value: count for stage, count in generator.stage_counts.items()}
