@@ -74,12 +74,38 @@ def _init_extensions(app: Flask) -> None:
         }
 
 
+# Each domain's HTML/plain blueprints (module attribute ``bp``) and flask-smorest API blueprints (``blp``). A module
+# that does not exist yet is skipped by name only; an error inside an existing module still fails loudly.
+DOMAIN_MODULES = (
+    "bos.tenders.views",
+    "bos.tenders.api",
+    "bos.contracts.views",
+    "bos.contracts.api",
+    "bos.accounts.views",
+    "bos.accounts.api",
+    "bos.ocds.api",
+    "bos.ocds.views",
+    "bos.red_flags.views",
+    "bos.red_flags.api",
+    "bos.notifications.views",
+    "bos.notifications.api",
+    "bos.reports.views",
+    "bos.reports.api",
+)
+
+
+def existing_modules(names: tuple[str, ...]) -> list[Any]:
+    import importlib  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    return [importlib.import_module(name) for name in names if importlib.util.find_spec(name) is not None]
+
+
 def _register_blueprints(app: Flask) -> None:
     from bos.extensions import api  # noqa: PLC0415
-    from bos.ocds.api import bp as ocds_api  # noqa: PLC0415
-    from bos.tenders.api import blp as tenders_api  # noqa: PLC0415
-    from bos.tenders.views import bp as tenders_views  # noqa: PLC0415
 
-    app.register_blueprint(tenders_views)
-    app.register_blueprint(ocds_api)
-    api.register_blueprint(tenders_api)
+    for module in existing_modules(DOMAIN_MODULES):
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
+        if hasattr(module, "blp"):
+            api.register_blueprint(module.blp)

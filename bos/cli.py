@@ -149,3 +149,25 @@ def settings_table_command() -> None:
     from bos.settings import settings_table  # noqa: PLC0415
 
     click.echo(settings_table())
+
+
+# Each domain may add commands in ``bos/<domain>/cli.py`` as a list ``commands`` of click commands or groups.
+CLI_MODULES = (
+    "bos.accounts.cli",
+    "bos.tenders.cli",
+    "bos.ocds.cli",
+    "bos.red_flags.cli",
+    "bos.notifications.cli",
+    "bos.reports.cli",
+)
+
+
+def _add_domain_commands() -> None:
+    from bos import existing_modules  # noqa: PLC0415
+
+    for module in existing_modules(CLI_MODULES):
+        for command in module.commands:
+            main.add_command(command)
+
+
+_add_domain_commands()

@@ -77,10 +77,21 @@ def job(
     return decorate
 
 
-def registered_jobs() -> dict[str, JobSpec]:
-    # Importing the domains' jobs modules fills the registry.
-    import bos.tenders.jobs  # noqa: F401, PLC0415
+JOB_MODULES = (
+    "bos.tenders.jobs",
+    "bos.contracts.jobs",
+    "bos.ocds.jobs",
+    "bos.red_flags.jobs",
+    "bos.notifications.jobs",
+    "bos.reports.jobs",
+)
 
+
+def registered_jobs() -> dict[str, JobSpec]:
+    """Every domain's jobs: importing a domain's jobs module fills the registry through ``@job``."""
+    from bos import existing_modules  # noqa: PLC0415
+
+    existing_modules(JOB_MODULES)
     return dict(_REGISTRY)
 
 
