@@ -1,0 +1,53 @@
+"""Builders shared by the indicator tests: run one indicator on one release, or a dataset, on hand-built releases."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bos.red_flags.indicators import REGISTRY, Outcome, effective_params, evaluate_dataset
+
+SAMPLES = Path(
+    os.environ.get("BOS_OCDS_SAMPLES_DIR", str(Path(__file__).resolve().parents[2].parent / "shared/ocds/samples"))
+)
+
+
+def run(code: str, release: dict[str, Any], baseline: Any = None, **settings: Any) -> Outcome:
+    params = effective_params(code, {code: settings} if settings else None)
+    evaluate = REGISTRY[code].evaluate
+    assert evaluate is not None
+    outcomes = evaluate(release, params, baseline)
+    assert len(outcomes) == 1
+    return outcomes[0]
+
+
+def group(code: str, releases: list[dict[str, Any]], **settings: Any) -> list[Outcome]:
+    return evaluate_dataset(releases, {code: settings} if settings else None, codes=[code])
+
+
+def bid(tenderer: str | None, amount: Any, status: str = "valid", currency: str = "IDR", **extra: Any) -> dict:
+    tenderers = [{"id": tenderer}] if tenderer else [{"name": "no id"}]
+    return {"status": status, "tenderers": tenderers, "value": {"amount": amount, "currency": currency}, **extra}
+
+
+def process(ocid: str = "ocds-1", bids: list[dict] | None = None, winner: str | None = "W", **extra: Any) -> dict:
+    release: dict[str, Any] = {"ocid": ocid, **extra}
+    if bids is not None:
+        release["bids"] = {"details": bids}
+    if winner is not None:
+        release.setdefault("awards", [{"id": "a1", "status": "active", "suppliers": [{"id": winner}]}])
+    return release
+
+
+def pl_release(amount: Any, category: str = "goods", **tender: Any) -> dict:
+    return {
+        "ocid": "pl",
+        "tender": {
+            "procurementMethod": "limited",
+            "procurementMethodDetails": "Pengadaan Langsung",
+            "mainProcurementCategory": category,
+            "value": {"amount": amount, "currency": "IDR"},
+            **tender,
+        },
+    }
