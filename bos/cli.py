@@ -55,7 +55,7 @@ def seed_command(count: int, seed_value: int, quiet: bool) -> None:
     migrate.upgrade(engine)
     started = time.perf_counter()
     with new_session(current_app._get_current_object()) as session:  # type: ignore[attr-defined]
-        summary = seed_database(session, processes=count, seed=seed_value, progress=not quiet)
+        summary = seed_database(session, processes=count, seed=seed_value, progress=not quiet, on_chunk=session.commit)
         session.commit()
     elapsed = time.perf_counter() - started
     click.echo(f"seeded {summary} in {elapsed:.1f} s")

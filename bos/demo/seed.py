@@ -699,8 +699,13 @@ def seed_database(
     ocid_prefix: str | None = None,
     progress: bool = False,
     publish: bool = True,
+    on_chunk: Callable[[], None] | None = None,
 ) -> dict[str, int]:
-    """Add ``processes`` demo processes (and the parties, once). Deterministic for (seed, today). Does not commit."""
+    """Add ``processes`` demo processes (and the parties, once). Deterministic for (seed, today).
+
+    Does not commit; ``on_chunk`` is called after each chunk (the CLI commits there, so a 100,000-process seed
+    never holds one giant transaction).
+    """
     from flask import current_app, has_app_context  # noqa: PLC0415
 
     if ocid_prefix is None:
@@ -739,6 +744,8 @@ def seed_database(
                 # Every demo process gets its full release history through the release builder the services use.
                 publish_history(session, [row["id"] for row in rows.by_table.get(Process.__table__, [])], source)
                 session.expunge_all()  # keep memory flat over 100,000 processes
+            if on_chunk is not None:
+                on_chunk()
             advance(made)
     _reset_sequences(session)
     counts = {stage.value: count for stage, count in generator.stage_counts.items()}
