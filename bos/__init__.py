@@ -54,12 +54,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from bos.extensions import api, babel  # noqa: PLC0415
+    from bos.accounts.auth import init_auth  # noqa: PLC0415
+    from bos.extensions import api, babel, csrf  # noqa: PLC0415
 
     translations = compile_translations(Path(app.config["CACHE_DIR"]) / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations)
     babel.init_app(app, locale_selector=select_locale)
     api.init_app(app)
+    csrf.init_app(app)  # every HTML form; the token-authenticated API blueprints are exempted where registered
+    init_auth(app)
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
@@ -98,7 +101,11 @@ def existing_modules(names: tuple[str, ...]) -> list[Any]:
     import importlib  # noqa: PLC0415
     import importlib.util  # noqa: PLC0415
 
-    return [importlib.import_module(name) for name in names if importlib.util.find_spec(name) is not None]
+    def exists(name: str) -> bool:
+        parent = name.rpartition(".")[0]
+        return importlib.util.find_spec(parent) is not None and importlib.util.find_spec(name) is not None
+
+    return [importlib.import_module(name) for name in names if exists(name)]
 
 
 def _register_blueprints(app: Flask) -> None:
