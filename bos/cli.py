@@ -42,12 +42,22 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
 
+CHUNK_FOR_WORKERS = 4000  # below this, starting worker processes costs more than it saves
+
+
 @main.command("seed")
 @click.option("--processes", "count", default=500, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Processes building release histories in parallel (0: in this process).",
+)
 @with_appcontext
-def seed_command(count: int, seed_value: int, quiet: bool) -> None:
+def seed_command(count: int, seed_value: int, quiet: bool, workers: int) -> None:
     """Load deterministic demo data: buyers, suppliers and COUNT processes in every stage."""
     from bos.demo.seed import seed_database  # noqa: PLC0415
 

@@ -9,8 +9,11 @@ close to the estimate) so that the red-flag engine has something true to find.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import random
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,7 +38,12 @@ from bos.enums import (
     RegionLevel,
     TenderStatus,
 )
-from bos.ocds.publish import publish_history, schema_source
+from bos.ocds.publish import (
+    HistoryRows,
+    build_history_rows_in_worker,
+    insert_history_rows,
+    publish_history,
+)
 from bos.parties.models import Organisation, Region
 from bos.tenders.models import Award, Bid, Item, Planning, Process, Tender, award_suppliers
 
@@ -700,11 +708,14 @@ def seed_database(
     progress: bool = False,
     publish: bool = True,
     on_chunk: Callable[[], None] | None = None,
+    workers: int = 0,
 ) -> dict[str, int]:
     """Add ``processes`` demo processes (and the parties, once). Deterministic for (seed, today).
 
     Does not commit; ``on_chunk`` is called after each chunk (the CLI commits there, so a 100,000-process seed
-    never holds one giant transaction).
+    never holds one giant transaction). With ``workers`` (and an ``on_chunk`` that commits), release histories are
+    built by that many worker processes from committed rows while the next chunk is generated; the rows written
+    are the same as without workers.
     """
     from flask import current_app, has_app_context  # noqa: PLC0415
 
@@ -712,8 +723,12 @@ def seed_database(
         ocid_prefix = current_app.config["OCID_PREFIX"] if has_app_context() else "ocds-demo00"
     day = today or dt.datetime.now(dt.UTC).date()
     rng = random.Random(seed)
-    source = schema_source()
     parties = ensure_parties(session, rng)
+    if workers and on_chunk is None:
+        raise ValueError("workers read committed rows: pass an on_chunk that commits")
+    pool = _history_pool(workers) if publish and workers else None
+    pending: deque[Future[HistoryRows]] = deque()
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     ids = Ids(session, BULK_TABLES)
     generator = Generator(
         rng=rng,
@@ -740,17 +755,33 @@ def seed_database(
                 batch = rows.by_table.get(table)
                 if batch:
                     session.execute(insert(table), batch)
-            if publish:
+            process_ids = [row["id"] for row in rows.by_table.get(Process.__table__, [])]
+            if publish and pool is None:
                 # Every demo process gets its full release history through the release builder the services use.
-                publish_history(session, [row["id"] for row in rows.by_table.get(Process.__table__, [])], source)
-                session.expunge_all()  # keep memory flat over 100,000 processes
+                publish_history(session, process_ids)
+            session.expunge_all()  # keep memory flat over 100,000 processes
             if on_chunk is not None:
                 on_chunk()
+            if pool is not None:
+                pending.append(pool.submit(build_history_rows_in_worker, url, process_ids))
+                while len(pending) > workers:
+                    insert_history_rows(session, pending.popleft().result())
+                    on_chunk()  # type: ignore[misc]
             advance(made)
+    while pending:
+        insert_history_rows(session, pending.popleft().result())
+        on_chunk()  # type: ignore[misc]
+    if pool is not None:
+        pool.shutdown()
     _reset_sequences(session)
     counts = {stage.value: count for stage, count in generator.stage_counts.items()}
     counts["total"] = sum(generator.stage_counts.values())
     return counts
+
+
+def _history_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: a forked child would inherit the parent's open database connections.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _reset_sequences(session: Session) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -164,17 +165,20 @@ def update_record(session: Session, release: Mapping[str, Any], source: str) -> 
     return record
 
 
-def publish_history(session: Session, process_ids: Iterable[int], source: SchemaSource | None = None) -> int:
-    """Write the full release history of already-recorded processes (the demo seed's bulk path).
+@dataclass
+class HistoryRows:
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_history_rows(session: Session, process_ids: Sequence[int]) -> HistoryRows:
+    """The release and record rows of the full history of already-recorded processes (the demo seed's bulk path).
 
     Each release is the snapshot ``build_release`` makes at that event's date, exactly what the services would
-    have published at that moment, and the record is compiled once from all of them.
+    have published at that moment, and the record is compiled once from all of them. Reads only.
     """
-    source = source or schema_source()
-    written = 0
-    release_rows: list[dict[str, Any]] = []
-    record_rows: list[dict[str, Any]] = []
-    for graph in load_graphs(session, list(process_ids)):
+    rows = HistoryRows()
+    for graph in load_graphs(session, process_ids):
         ocid = graph.process.ocid
         releases = [
             build_release(graph, release_id=f"{ocid}-{index:04d}", date=event.date, tags=event.tags, as_of=event.date)
@@ -185,24 +189,48 @@ def publish_history(session: Session, process_ids: Iterable[int], source: Schema
         for release in releases:
             row = release_row(release)
             row["published_at"] = row["date"]
-            release_rows.append(row)
-        compiled = compile_snapshots(releases)
+            rows.releases.append(row)
         last = releases[-1]
-        record_rows.append(
+        rows.records.append(
             {
                 "ocid": ocid,
                 "source": "bos",
                 "release_count": len(releases),
                 "last_release_date": parse_date(last["date"]),
                 "buyer_identifier": last["buyer"]["id"],
-                "compiled": dumps(compiled).decode(),
+                "compiled": dumps(compile_snapshots(releases)).decode(),
                 "versioned": None,
                 "needs_evaluation": True,
                 "updated_at": utcnow(),
             }
         )
-        written += len(releases)
-    if release_rows:
-        session.execute(Release.__table__.insert(), release_rows)
-        session.execute(Record.__table__.insert(), record_rows)
-    return written
+    return rows
+
+
+def insert_history_rows(session: Session, rows: HistoryRows) -> int:
+    if rows.releases:
+        session.execute(Release.__table__.insert(), rows.releases)
+        session.execute(Record.__table__.insert(), rows.records)
+    return len(rows.releases)
+
+
+def publish_history(session: Session, process_ids: Sequence[int]) -> int:
+    """Build and insert the full history of already-recorded processes in the caller's transaction."""
+    return insert_history_rows(session, build_history_rows(session, process_ids))
+
+
+_WORKER_SESSION: Session | None = None
+
+
+def build_history_rows_in_worker(database_url: str, process_ids: Sequence[int]) -> HistoryRows:
+    """Entry point of a seed worker process: its own engine and session, reading committed rows."""
+    global _WORKER_SESSION  # noqa: PLW0603 - one session per worker process, reused across chunks
+    from bos.db import make_engine  # noqa: PLC0415
+
+    if _WORKER_SESSION is None:
+        _WORKER_SESSION = Session(bind=make_engine(database_url))
+    try:
+        return build_history_rows(_WORKER_SESSION, process_ids)
+    finally:
+        _WORKER_SESSION.rollback()
+        _WORKER_SESSION.expunge_all()

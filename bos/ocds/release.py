@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from bos.contracts.models import Contract
@@ -24,8 +25,12 @@ from bos.tenders.models import Award, Item, Process, Tender
 OCDS_LANGUAGE = "id"
 
 
+@lru_cache(maxsize=65536)
 def ocds_date(value: dt.datetime) -> str:
-    """RFC 3339 in UTC with a Z, to the second: what Cardinal and every OCDS tool parse."""
+    """RFC 3339 in UTC with a Z, to the second: what Cardinal and every OCDS tool parse.
+
+    Cached: replaying a process's history formats the same few dates in every snapshot.
+    """
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -70,6 +75,8 @@ class ProcessGraph:
 
     process: Process
     contracts: list[Contract]
+    # Party and item objects do not change between the snapshots of one history: build each once per graph.
+    memo: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _happened(moment: dt.datetime | None, as_of: dt.datetime | None) -> bool:
@@ -79,23 +86,28 @@ def _happened(moment: dt.datetime | None, as_of: dt.datetime | None) -> bool:
 class _Parties:
     """Collects parties and their roles in first-seen order, so the list is deterministic."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo: dict[tuple[str, int], dict[str, Any]]) -> None:
+        self.memo = memo
         self.orgs: dict[str, Organisation] = {}
         self.roles: dict[str, list[str]] = {}
 
     def add(self, org: Organisation, role: str) -> dict[str, str]:
-        key = party_id(org)
+        base = self.memo.get(("party", org.id))
+        if base is None:
+            base = self.memo[("party", org.id)] = _party(org)
+        key = base["id"]
         self.orgs.setdefault(key, org)
         roles = self.roles.setdefault(key, [])
         if role not in roles:
             roles.append(role)
-        return org_reference(org)
+        return {"id": key, "name": base["name"]}
 
     def as_list(self) -> list[dict[str, Any]]:
-        return [_party(self.orgs[key], roles) for key, roles in self.roles.items()]
+        return [{**self.memo[("party", self.orgs[key].id)], "roles": roles} for key, roles in self.roles.items()]
 
 
-def _party(org: Organisation, roles: list[str]) -> dict[str, Any]:
+def _party(org: Organisation) -> dict[str, Any]:
+    """A party without its roles (they depend on the snapshot)."""
     region = org.region
     address = _prune(
         {
@@ -116,7 +128,6 @@ def _party(org: Organisation, roles: list[str]) -> dict[str, Any]:
             ),
             "address": address,
             "contactPoint": contact,
-            "roles": roles,
         }
     )
 
@@ -137,6 +148,13 @@ def _item(item: Item) -> dict[str, Any]:
             "unit": _prune({"name": item.unit_name, "value": value(item.unit_value_amount, item.unit_value_currency)}),
         }
     )
+
+
+def _item_of(graph: ProcessGraph, item: Item) -> dict[str, Any]:
+    cached = graph.memo.get(("item", item.id))
+    if cached is None:
+        cached = graph.memo[("item", item.id)] = _item(item)
+    return cached
 
 
 def _documents(process: Process, section: str, as_of: dt.datetime | None, **owner: int) -> list[dict[str, Any]]:
@@ -206,7 +224,7 @@ def _tender(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None, c
             "description": tender.description,
             "status": _tender_status(tender, graph, as_of, cancelled_at),
             "procuringEntity": procuring_entity,
-            "items": [_item(item) for item in tender.items],
+            "items": [_item_of(graph, item) for item in tender.items],
             "value": value(tender.value_amount, tender.value_currency),
             "procurementMethod": tender.procurement_method.value,
             "procurementMethodDetails": tender.procurement_method_details,
@@ -269,7 +287,7 @@ def _awards(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -
                     "date": ocds_date(award.date),
                     "value": value(award.value_amount, award.value_currency),
                     "suppliers": [parties.add(supplier, "supplier") for supplier in award.suppliers],
-                    "items": [_item(item) for item in award.items],
+                    "items": [_item_of(graph, item) for item in award.items],
                     "contractPeriod": period(award.contract_period_start, award.contract_period_end),
                     "documents": _documents(graph.process, "award", as_of, award_id=award.id),
                 }
@@ -361,7 +379,7 @@ def _contracts(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None
                     "status": status.value,
                     "period": period(contract.period_start, end),
                     "value": value(amount, contract.value_currency),
-                    "items": [_item(item) for item in contract.items],
+                    "items": [_item_of(graph, item) for item in contract.items],
                     "dateSigned": ocds_date(contract.date_signed) if contract.date_signed else None,
                     "documents": _documents(graph.process, "contract", as_of, contract_id=contract.id),
                     "amendments": amendments,
@@ -382,7 +400,7 @@ def build_release(
 ) -> dict[str, Any]:
     """The OCDS release of ``graph`` as of ``as_of`` (None: everything recorded), dated ``date``."""
     process = graph.process
-    parties = _Parties()
+    parties = _Parties(graph.memo)
     buyer = parties.add(process.buyer, "buyer")
     planning = process.planning
     planning_section = None

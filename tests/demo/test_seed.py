@@ -103,3 +103,31 @@ def test_risky_patterns_exist_in_a_larger_sample(db_session):
     assert all(isinstance(a.value_amount, Decimal) for a in awards)
     paid = db_session.scalar(select(func.count()).select_from(Transaction))
     assert paid and db_session.scalar(select(func.count()).select_from(Contract))
+
+
+def test_worker_processes_write_the_same_releases_as_one_process(tmp_path):
+    """The parallel bulk path (CLI default for big seeds) writes exactly what the sequential path writes."""
+    from sqlalchemy.orm import Session  # noqa: PLC0415
+
+    from bos import migrate  # noqa: PLC0415
+    from bos.db import make_engine  # noqa: PLC0415
+    from bos.ocds.models import Record, Release  # noqa: PLC0415
+
+    contents = []
+    for workers in (0, 1):
+        engine = make_engine(f"sqlite:///{tmp_path / f'seed-{workers}.sqlite3'}")
+        migrate.upgrade(engine)
+        with Session(engine) as session:
+            seed_database(
+                session, processes=150, seed=4, today=TODAY, ocid_prefix="ocds-test00", on_chunk=session.commit,
+                workers=workers,
+            )  # fmt: skip
+            session.commit()
+            releases = session.execute(
+                select(Release.ocid, Release.release_id, Release.json).order_by(Release.ocid, Release.release_id)
+            ).all()
+            records = session.execute(select(Record.ocid, Record.compiled).order_by(Record.ocid)).all()
+            contents.append((releases, records))
+        engine.dispose()
+    assert contents[0][0]
+    assert contents[0] == contents[1]
