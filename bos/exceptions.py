@@ -109,6 +109,16 @@ def register_error_handlers(app: Flask) -> None:
             errors = data["messages"]
         return error_response(status, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", errors)
 
+    from bos.ocds.schema import SchemaLoadError  # noqa: PLC0415
+
+    @app.errorhandler(SchemaLoadError)
+    def _schema_unavailable(exc: SchemaLoadError) -> Response:
+        # Only a few paths need the OCDS schema (versioned records, live merges, validation); say so plainly.
+        log.error("OCDS schema unavailable: %s", exc)
+        return error_response(
+            503, "schema_unavailable", "The OCDS schema could not be loaded; set BOS_OCDS_SCHEMA_DIR or allow access."
+        )
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
