@@ -79,7 +79,10 @@ def _serve(app: Flask, host: str, port: int, scheduler: bool) -> None:
         running = start_background_scheduler(app)
     try:
         # Werkzeug's threaded server is for the demo; production runs gunicorn 'wsgi:app' (see README).
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # run_simple, not app.run: Flask ignores app.run() inside its own CLI.
+        from werkzeug.serving import run_simple  # noqa: PLC0415
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if running is not None:
             running.shutdown(wait=False)
