@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, request
 
 from bos import db, settings
-from bos.i18n import compile_translations, select_locale
+from bos.i18n import compile_translations, remember_language, select_locale
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,7 @@ def _init_extensions(app: Flask) -> None:
     translations = compile_translations(Path(app.config["CACHE_DIR"]) / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations)
     babel.init_app(app, locale_selector=select_locale)
+    app.after_request(remember_language)
     api.init_app(app)
 
     @app.context_processor

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
-from flask import current_app, request
+from flask import Response, current_app, has_request_context, request
 from flask_babel import get_locale, gettext
 
 from bos.enums import ProcessStage
@@ -39,6 +39,8 @@ def compile_translations(target: Path) -> Path:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a CLI command or job calling a service: messages in the default language
+        return current_app.config["LOCALE"]
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
@@ -75,3 +77,12 @@ def stage_labels() -> dict[ProcessStage, str]:
         ProcessStage.COMPLETED: gettext("Completed"),
         ProcessStage.CANCELLED: gettext("Cancelled"),
     }
+
+
+def remember_language(response: Response) -> Response:
+    """A ``?lang=`` choice sticks (as the language switch does), so following a link keeps the language."""
+    if has_request_context():
+        chosen = request.args.get("lang")
+        if chosen in LANGUAGES and request.cookies.get("lang") != chosen:
+            response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
