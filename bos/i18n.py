@@ -54,6 +54,9 @@ def current_language() -> str:
 def format_idr(amount: Decimal | None, currency: str | None = "IDR") -> str:
     if amount is None:
         return "-"
+    if amount == amount.to_integral_value():
+        # Rupiah amounts are whole in practice; "Rp1.413.000.000" reads better than "Rp1.413.000.000,00".
+        return format_currency(amount, currency or "IDR", "¤#,##0", locale=current_language(), currency_digits=False)
     return format_currency(amount, currency or "IDR", locale=current_language(), currency_digits=True)
 
 
