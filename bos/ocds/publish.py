@@ -103,12 +103,16 @@ def release_row(release: Mapping[str, Any], source: str = "bos") -> dict[str, An
     """The column values of the immutable row storing ``release`` exactly as it will be served."""
     body = dumps(release)
     buyer = release.get("buyer")
+    tags = release.get("tag") or []
+    if isinstance(tags, str):  # some publishers write a single tag as a string
+        tags = [tags]
+    buyer_id = buyer.get("id") if isinstance(buyer, dict) else None
     return {
         "ocid": release["ocid"],
         "release_id": str(release["id"]),
         "date": parse_date(release["date"]),
-        "tags": " ".join(release.get("tag") or []),
-        "buyer_identifier": buyer.get("id") if isinstance(buyer, dict) else None,
+        "tags": " ".join(str(tag) for tag in tags),
+        "buyer_identifier": str(buyer_id) if buyer_id is not None else None,
         "source": source,
         "json": body.decode(),
         "sha256": hashlib.sha256(body).hexdigest(),
@@ -158,7 +162,8 @@ def update_record(session: Session, release: Mapping[str, Any], source: str) -> 
         session.add(record)
     record.release_count += 1
     record.last_release_date = max(record.last_release_date, date)
-    record.buyer_identifier = buyer.get("id") if isinstance(buyer, dict) else record.buyer_identifier
+    buyer_id = buyer.get("id") if isinstance(buyer, dict) else None
+    record.buyer_identifier = str(buyer_id) if buyer_id is not None else record.buyer_identifier
     record.compiled = dumps(outcome.compiled).decode()
     record.versioned = None  # rebuilt on demand from the releases (?versioned=true)
     record.needs_evaluation = True
