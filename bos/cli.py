@@ -115,6 +115,13 @@ def demo(processes: int, seed_value: int, host: str, port: int) -> None:
             summary = seed_database(session, processes=processes, seed=seed_value, progress=True)
             session.commit()
             click.echo(f"demo data loaded: {summary}")
+            # Evaluate the red flags now, so the demo shows them at once (the in-process scheduler keeps them
+            # current afterwards, as it would in production).
+            from bos.red_flags.jobs import evaluate_all_records  # noqa: PLC0415
+            from bos.scheduler import JobSpec, run_job  # noqa: PLC0415
+
+            run = run_job(app, JobSpec("evaluate_all_records", evaluate_all_records, "cron", {}))
+            click.echo(f"red flags evaluated: {run.status if run else 'skipped'}")
     click.echo(f"BOS demo on http://{host}:{port}/  (OpenAPI: /api/v1/docs)")
     _serve(app, host, port, scheduler=True)
 

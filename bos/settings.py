@@ -111,6 +111,28 @@ SETTINGS: tuple[Option, ...] = (
     Option("SMTP_HOST", "BOS_SMTP_HOST", "127.0.0.1", "SMTP server host."),
     Option("SMTP_PORT", "BOS_SMTP_PORT", 25, "SMTP server port.", int),
     Option("MAIL_FROM", "BOS_MAIL_FROM", "bos@localhost", "Sender address of alert mail."),
+    Option("SMTP_USER", "BOS_SMTP_USER", None, "SMTP login user; unset means no login."),
+    Option("SMTP_PASSWORD", "BOS_SMTP_PASSWORD", "", "SMTP login password."),
+    Option("SMTP_STARTTLS", "BOS_SMTP_STARTTLS", False, "Upgrade the SMTP connection with STARTTLS.", _bool),
+    Option("SMTP_TIMEOUT", "BOS_SMTP_TIMEOUT", 30, "SMTP timeout in seconds.", int),
+    Option("WEBHOOK_TIMEOUT", "BOS_WEBHOOK_TIMEOUT", 10, "Webhook POST timeout in seconds.", int),
+    Option(
+        "WEBHOOK_ALLOW_PRIVATE",
+        "BOS_WEBHOOK_ALLOW_PRIVATE",
+        False,
+        "Allow webhooks to private or loopback addresses (intranets, tests). Off: refused at save and send.",
+        _bool,
+    ),
+    Option("NOTIFY_MAX_ATTEMPTS", "BOS_NOTIFY_MAX_ATTEMPTS", 8, "Delivery attempts before a message is failed.", int),
+    Option("NOTIFY_RETRY_SECONDS", "BOS_NOTIFY_RETRY_SECONDS", 60, "First retry delay; doubled each time.", int),
+    Option("NOTIFY_RETRY_MAX_SECONDS", "BOS_NOTIFY_RETRY_MAX_SECONDS", 21600, "Cap on the retry delay.", int),
+    Option(
+        "NOTIFY_GAP_SECONDS",
+        "BOS_NOTIFY_GAP_SECONDS",
+        600,
+        "How long event ids skipped by a concurrent writer are rechecked before being given up.",
+        int,
+    ),
 )
 
 

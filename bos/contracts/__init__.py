@@ -1,0 +1,1 @@
+"""Contracts signed from awards: amendments, payments and milestones."""

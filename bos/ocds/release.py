@@ -223,6 +223,10 @@ def _tender(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None, c
             "title": tender.title,
             "description": tender.description,
             "status": _tender_status(tender, graph, as_of, cancelled_at),
+            # Not in OCDS 1.1 core: the reason behind a cancellation, published with it.
+            "statusDetails": process.cancellation_rationale
+            if tender.status is TenderStatus.CANCELLED and _happened(cancelled_at, as_of)
+            else None,
             "procuringEntity": procuring_entity,
             "items": [_item_of(graph, item) for item in tender.items],
             "value": value(tender.value_amount, tender.value_currency),
@@ -391,8 +395,8 @@ def _contracts(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None
 
 
 def cancellation_date(graph: ProcessGraph) -> dt.datetime:
-    """When a cancelled process was cancelled: the process's last change."""
-    return graph.process.updated_at
+    """When a cancelled process was cancelled (recorded by the workflow; the last change for older rows)."""
+    return graph.process.cancelled_at or graph.process.updated_at
 
 
 def build_release(
@@ -404,7 +408,8 @@ def build_release(
     buyer = parties.add(process.buyer, "buyer")
     planning = process.planning
     planning_section = None
-    if planning is not None and _happened(planning.date_published or process.created_at, as_of):
+    # A plan or tender without its publication date is a draft, private to the buyer's officers: never published.
+    if planning is not None and _happened(planning.date_published, as_of):
         planning_section = _prune(
             {
                 "rationale": planning.rationale,
@@ -423,7 +428,7 @@ def build_release(
         )
     tender_section = None
     tender = process.tender
-    if tender is not None and _happened(tender.date_published or tender.tender_period_start, as_of):
+    if tender is not None and _happened(tender.date_published, as_of):
         tender_section = _tender(graph, parties, as_of, cancellation_date(graph))
     bids = _bids(graph, parties, as_of)
     awards = _awards(graph, parties, as_of)
@@ -457,13 +462,11 @@ def history(graph: ProcessGraph) -> list[HistoryEvent]:
     """The publication events of a process, oldest first, derived from its recorded dates (used by the seed)."""
     process = graph.process
     events: list[HistoryEvent] = []
-    if process.planning is not None:
-        events.append(HistoryEvent(process.planning.date_published or process.created_at, ("planning",)))
+    if process.planning is not None and process.planning.date_published is not None:
+        events.append(HistoryEvent(process.planning.date_published, ("planning",)))
     tender = process.tender
-    if tender is not None:
-        events.append(
-            HistoryEvent(tender.date_published or tender.tender_period_start or process.created_at, ("tender",))
-        )
+    if tender is not None and tender.date_published is not None:
+        events.append(HistoryEvent(tender.date_published, ("tender",)))
         events.extend(HistoryEvent(amendment.date, ("tenderAmendment",)) for amendment in tender.amendments)
         if tender.bids_opened_at is not None:
             events.append(HistoryEvent(tender.bids_opened_at, ("tenderUpdate",)))

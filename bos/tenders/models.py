@@ -61,6 +61,9 @@ class Process(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(default=1)
+    # Cancellation at any stage (or termination of a signed contract) is a decision with its reason.
+    cancelled_at: Mapped[dt.datetime | None]
+    cancellation_rationale: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 - optimistic locking: stale saves raise
 

@@ -1,0 +1,1386 @@
+"""The red-flag engine: evaluates stored compiled releases (``Record.compiled``) with the pure indicators and keeps
+the outcome tables current, incrementally or in full (RED_FLAGS.md sections 4 and 5).
+
+BOS's own processes and imported ones are treated alike: the engine reads records, never the domain tables, and
+evaluates each publisher (``Record.source``) on its own, since organisation ids are stable only within one.
+
+* Process grain: ``measure`` values go to ``red_flag_measures``; baselines (peer statistics) are rebuilt from that
+  table by the full run, and a single process is evaluated against the stored baseline rows of its peer keys.
+* Organisation grain: each process's contributions are stored; re-evaluating a process swaps its rows and adjusts
+  ``red_flag_org_totals`` by difference, and only the organisations it touches are re-evaluated: R025 and R038 from
+  the totals of every organisation (one row each, whatever the number of processes), R040 from the buyer's totals,
+  R055 from the rows of one buyer x supplier x division, R048 from one supplier's rows against its fence pinned by
+  the last full run.
+* Outcomes are diffed against the current rows: a status change writes an event (raised, cleared, changed); the
+  unique key (source, code, grain, subject, key) makes every run idempotent, so a killed run never duplicates.
+
+Services call nothing here; jobs and the CLI do, inside the lease ``red-flags-engine`` (one runner at a time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from bos.ocds.models import Record
+from bos.red_flags.indicators import (
+    FLAGGED,
+    INSUFFICIENT,
+    NOT_APPLICABLE,
+    NOT_FLAGGED,
+    REGISTRY,
+    Contribution,
+    Outcome,
+    effective_params,
+    fallback_currency_seen,
+    first_currency_seen,
+    global_exclusion,
+)
+from bos.red_flags.indicators.registry import GLOBAL_DEFAULTS
+from bos.red_flags.models import (
+    FlagEventKind,
+    FlagStatus,
+    RedFlag,
+    RedFlagBaseline,
+    RedFlagContribution,
+    RedFlagEvent,
+    RedFlagMeasure,
+    RedFlagOrgTotal,
+    RedFlagProcess,
+)
+from bos.red_flags.stats import Baseline
+
+log = logging.getLogger(__name__)
+
+ENGINE_LEASE = "red-flags-engine"
+CHUNK = 500  # records per unit of work in the full run (each chunk commits)
+MAX_EVIDENCE_OCIDS = 100  # an organisation flag lists at most this many of its processes; the count is kept
+
+#: Composite score (RED_FLAGS.md section 4, Proposal): equal weights (CRI-like) over process-grain indicators that
+#: ended flagged or not flagged; below ``MIN_COVERAGE`` no score is given. Published at /api/red-flags/indicators.
+COMPOSITE = {
+    "version": 1,
+    "weights": {code: 1.0 for code, indicator in REGISTRY.items() if indicator.is_process_grain},
+    "min_coverage": 0.5,
+    "why": (
+        "Equal weights, as the GTI Corruption Risk Index averages its elementary flags: BOS has no validated "
+        "calibration yet, so no indicator is presumed more telling than another. Indicators with insufficient data "
+        "are left out of both the numerator and the denominator (never counted as 0), and below 50% coverage of the "
+        "applicable indicators no score is shown. A score is a reason to look closer, never proof."
+    ),
+}
+
+#: Tender statuses after which a process is final (RED_FLAGS.md section 5, item 2; Prozorro's stop statuses).
+FINAL_TENDER_STATUSES = {"complete", "cancelled", "unsuccessful"}
+
+PROCESS_CODES = [code for code, indicator in REGISTRY.items() if indicator.is_process_grain]
+ORG_CODES = [code for code, indicator in REGISTRY.items() if indicator.contributions is not None]
+#: Organisation indicators whose fences span every organisation and are cheap to re-evaluate from totals.
+TOTALS_ALL_SUBJECTS = {"R025", "R038"}
+#: Organisation indicators evaluated per subject from its totals (no dataset-wide statistic).
+TOTALS_PER_SUBJECT = {"R040"}
+#: Organisation indicators evaluated per group from raw contribution rows.
+RAW_PER_GROUP = {"R055"}  # the window over award dates needs each award
+RAW_PER_SUBJECT_PINNED = {"R048"}  # distinct prefixes and processes need rows; fence pinned by the full run
+
+FlagKey = tuple[str, str, str, str, str]  # source, code, grain, subject, key
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters and rule versions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def rules_sha(overrides: Mapping[str, Any] | None = None) -> str:
+    """A digest of every indicator's version and parameters: a change re-evaluates even frozen processes."""
+    payload = {
+        code: {"version": i.version, "params": effective_params(code, overrides)} for code, i in REGISTRY.items()
+    }
+    payload["_composite"] = {"version": COMPOSITE["version"], "weights": COMPOSITE["weights"]}  # type: ignore[assignment]
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+@dataclass
+class SourceParams:
+    """Effective parameters of every indicator for one publisher, with its main currency and the day of ``now``."""
+
+    source: str
+    currency: str | None
+    params: dict[str, dict[str, Any]]
+
+    @classmethod
+    def build(
+        cls, source: str, currency: str | None, now: dt.datetime, overrides: Mapping[str, Any] | None = None
+    ) -> SourceParams:
+        # R063 compares award dates with "now": the start of the UTC day keeps outcomes stable within a day, so
+        # repeated runs do not churn rows.
+        as_of = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+        params = {}
+        for code in REGISTRY:
+            values = {**effective_params(code, overrides), "currency": currency}
+            if "as_of" in values and values["as_of"] is None:
+                values["as_of"] = as_of
+            params[code] = values
+        return cls(source, currency, params)
+
+
+def resolve_currency(releases: Iterable[Mapping[str, Any]], overrides: Mapping[str, Any] | None = None) -> str | None:
+    """Cardinal's main currency: configured, else the first seen in input order (stops at the first one)."""
+    params = {**GLOBAL_DEFAULTS, **{k: v for k, v in (overrides or {}).items() if k in GLOBAL_DEFAULTS}}
+    if params.get("currency"):
+        return str(params["currency"])
+    fallback = None
+    for release in releases:
+        if global_exclusion(release, params) is not None:
+            continue
+        seen = first_currency_seen(release, params)
+        if seen:
+            return seen
+        fallback = fallback or fallback_currency_seen(release)
+    return fallback
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure per-release work (no database): what the full run may hand to worker processes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    """The peer-statistics inputs of one release: measures and organisation contributions."""
+
+    ocid: str
+    measures: list[tuple[str, str, float]]  # code, peer key, value
+    contributions: list[Contribution]
+
+
+def analyse(release: Mapping[str, Any], sp: SourceParams) -> Analysis:
+    measures: list[tuple[str, str, float]] = []
+    contributions: list[Contribution] = []
+    for code, indicator in REGISTRY.items():
+        params = sp.params[code]
+        if indicator.measure is not None:
+            values = indicator.measure(release, params)
+            keys = indicator.peer_keys(release, params) if indicator.peer_keys else [""] * len(values)
+            measures += [(code, key, float(v)) for key, v in zip(keys, values, strict=False) if math.isfinite(v)]
+        if indicator.contributions is not None:
+            contributions += indicator.contributions(release, params)
+    return Analysis(str(release.get("ocid")), measures, contributions)
+
+
+def peer_keys_of(release: Mapping[str, Any], sp: SourceParams) -> dict[str, list[str]]:
+    """Baseline keys each process-grain indicator needs for this release."""
+    keys: dict[str, list[str]] = {}
+    for code in PROCESS_CODES:
+        indicator = REGISTRY[code]
+        if indicator.measure is None:
+            continue
+        keys[code] = sorted(set(indicator.peer_keys(release, sp.params[code]))) if indicator.peer_keys else [""]
+    return keys
+
+
+def evaluate_release(
+    release: Mapping[str, Any], sp: SourceParams, baselines: Mapping[tuple[str, str], Baseline | None]
+) -> list[Outcome]:
+    """Every process-grain indicator on one release, against the stored baselines {(code, peer key): Baseline}."""
+    outcomes: list[Outcome] = []
+    for code in PROCESS_CODES:
+        indicator = REGISTRY[code]
+        params = sp.params[code]
+        baseline: Any = None
+        if indicator.measure is not None:
+            if indicator.peer_keys is None:
+                baseline = baselines.get((code, ""))
+            else:
+                keys = set(indicator.peer_keys(release, params))
+                baseline = {k: b for k in keys if (b := baselines.get((code, k))) is not None}
+        outcomes += indicator.evaluate(release, params, baseline)  # type: ignore[misc]  # process grain has one
+    return outcomes
+
+
+def is_frozen(release: Mapping[str, Any]) -> bool:
+    """Final: tender cancelled or unsuccessful, or complete with every contract terminated (RED_FLAGS.md 5.2)."""
+    tender = release.get("tender") if isinstance(release.get("tender"), dict) else {}
+    status = tender.get("status") if isinstance(tender, dict) else None
+    if status not in FINAL_TENDER_STATUSES:
+        return False
+    contracts = [c for c in release.get("contracts") or [] if isinstance(c, dict)]
+    if status == "complete":
+        return bool(contracts) and all(c.get("status") == "terminated" for c in contracts)
+    return all(c.get("status") == "terminated" for c in contracts)
+
+
+@dataclass
+class Composite:
+    applicable: int
+    evaluated: int
+    flagged: int
+    score: float | None
+
+    @property
+    def coverage(self) -> float | None:
+        return self.evaluated / self.applicable if self.applicable else None
+
+
+def composite(outcomes: Iterable[Outcome]) -> Composite:
+    """Weighted mean of the process-grain scores over indicators that ended flagged or not flagged; no score below
+    ``min_coverage`` of the applicable indicators (insufficient data never counts as 0)."""
+    weights = COMPOSITE["weights"]
+    applicable = evaluated = flagged = 0
+    total = weight_sum = 0.0
+    seen: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.grain == "process":
+            seen[outcome.code].append(outcome)
+    for code, group in seen.items():
+        statuses = {o.status for o in group}
+        if statuses <= {NOT_APPLICABLE}:
+            continue
+        applicable += 1
+        if statuses & {FLAGGED, NOT_FLAGGED}:
+            evaluated += 1
+            weight = float(weights.get(code, 1.0))  # type: ignore[union-attr]
+            score = max(o.score for o in group if o.status in {FLAGGED, NOT_FLAGGED})
+            total += weight * score
+            weight_sum += weight
+            flagged += FLAGGED in statuses
+    coverage = evaluated / applicable if applicable else 0.0
+    score = total / weight_sum if weight_sum and coverage >= float(COMPOSITE["min_coverage"]) else None  # type: ignore[arg-type]
+    return Composite(applicable, evaluated, flagged, score)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Outcome -> row
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _evidence_json(outcome: Outcome) -> str:
+    evidence = dict(outcome.evidence)
+    if outcome.marked:
+        evidence["marked"] = list(outcome.marked)  # the organisations the flag points at (Cardinal's Tenderer map)
+    ocids = evidence.get("ocids")
+    if isinstance(ocids, list):
+        # Organisation flags keep their processes (RED_FLAGS.md section 1) - but a busy supplier's full list in every
+        # non-flagged row would dwarf the table; the count is always kept, the list for flags only.
+        real = [o for o in ocids if o]
+        evidence["ocid_count"] = evidence.get("ocid_count", len(real))
+        evidence["ocids"] = real[:MAX_EVIDENCE_OCIDS] if outcome.status == FLAGGED else []
+    return orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def explain(outcome: Outcome) -> str:
+    """One plain sentence on why this outcome (English; pages translate the indicator texts from the catalogue)."""
+    evidence = outcome.evidence
+    if outcome.status in {INSUFFICIENT, NOT_APPLICABLE}:
+        reason = evidence.get("reason") or "the fields it needs are missing"
+        label = "Insufficient data" if outcome.status == INSUFFICIENT else "Not applicable"
+        return f"{label}: {reason}."
+    parts = [f"value {outcome.value:.4g}" if _finite(outcome.value) is not None else "condition met"]
+    threshold = evidence.get("threshold")
+    if isinstance(threshold, int | float) and math.isfinite(threshold):
+        parts.append(f"threshold {threshold:.4g} ({evidence.get('source', 'fence')})")
+    peers = evidence.get("peers") or evidence.get("baseline")
+    if isinstance(peers, Mapping) and "n" in peers:
+        parts.append(f"n={peers['n']}")
+    verdict = "Flagged" if outcome.status == FLAGGED else "Not flagged"
+    return f"{verdict}: {', '.join(parts)}. A risk indicator that needs review, not proof of wrongdoing."
+
+
+def _parties(outcome: Outcome, buyer: str | None, suppliers: Sequence[str]) -> str:
+    ids = [buyer or "", *suppliers, *outcome.marked]
+    if outcome.grain != "process":
+        ids.append(outcome.subject)
+    unique = [i for i in dict.fromkeys(ids) if i and " " not in i]
+    return " " + " ".join(unique) + (" " if unique else "")
+
+
+def flag_row(outcome: Outcome, source: str, buyer: str | None, suppliers: Sequence[str] = ()) -> dict[str, Any]:
+    indicator = REGISTRY[outcome.code]
+    if outcome.grain == "process":
+        row_buyer = buyer
+    elif outcome.grain in {"buyer", "buyer_supplier"}:
+        row_buyer = outcome.subject
+    else:
+        row_buyer = None
+    return {
+        "source": source,
+        "code": outcome.code,
+        "grain": outcome.grain,
+        "subject": outcome.subject,
+        "key": outcome.key,
+        "ocid": outcome.ocid,
+        "buyer": row_buyer,
+        "parties": _parties(outcome, row_buyer, suppliers),
+        "status": FlagStatus(outcome.status),
+        "value": _finite(outcome.value),
+        "score": float(outcome.score),
+        "evidence": _evidence_json(outcome),
+        "explanation": explain(outcome),
+        "rule_version": indicator.version,
+    }
+
+
+def _release_parties(release: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    buyer = release.get("buyer")
+    buyer_id = buyer.get("id") if isinstance(buyer, dict) and isinstance(buyer.get("id"), str) else None
+    suppliers = []
+    for award in release.get("awards") or []:
+        if isinstance(award, dict) and award.get("status") == "active":
+            for supplier in award.get("suppliers") or []:
+                if isinstance(supplier, dict) and isinstance(supplier.get("id"), str):
+                    suppliers.append(supplier["id"])
+    return buyer_id, suppliers
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing outcomes: diff against the current rows, events for status changes
+# ---------------------------------------------------------------------------------------------------------------
+
+_CURRENT_COLUMNS = (
+    RedFlag.id,
+    RedFlag.source,
+    RedFlag.code,
+    RedFlag.grain,
+    RedFlag.subject,
+    RedFlag.key,
+    RedFlag.status,
+    RedFlag.value,
+    RedFlag.score,
+    RedFlag.evidence,
+    RedFlag.explanation,
+    RedFlag.rule_version,
+    RedFlag.parties,
+    RedFlag.buyer,
+)
+
+
+@dataclass
+class RunStats:
+    processes: int = 0
+    skipped_frozen: int = 0
+    raised: int = 0
+    cleared: int = 0
+    changed: int = 0
+    inserted: int = 0
+    updated: int = 0
+    organisations: int = 0
+    baselines: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "processes_evaluated": self.processes,
+            "processes_frozen_skipped": self.skipped_frozen,
+            "flags_raised": self.raised,
+            "flags_cleared": self.cleared,
+            "status_changes": self.changed,
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "organisation_outcomes": self.organisations,
+            "baselines": self.baselines,
+            "errors": len(self.errors),
+            "error_messages": self.errors[:20],
+        }
+
+
+def _key(row: Mapping[str, Any]) -> FlagKey:
+    return (row["source"], row["code"], row["grain"], row["subject"], row["key"])
+
+
+def write_outcomes(
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    current: Mapping[FlagKey, Any],
+    now: dt.datetime,
+    stats: RunStats,
+) -> None:
+    """Insert new outcomes, update changed ones, write an event for each status change. ``current`` holds the
+    existing rows of every subject in ``rows`` (a subject missing from ``rows`` is left alone)."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    confirmed: list[int] = []
+    events: list[dict[str, Any]] = []
+    for row in rows:
+        old = current.get(_key(row))
+        flagged = row["status"] is FlagStatus.FLAGGED
+        if old is None:
+            inserts.append(
+                {
+                    **row,
+                    "first_raised_at": now if flagged else None,
+                    "last_confirmed_at": now if flagged else None,
+                    "cleared_at": None,
+                    "dismissed_at": None,
+                    "evaluated_at": now,
+                }
+            )
+            continue
+        status_changed = FlagStatus(old.status) is not row["status"]
+        content_changed = (
+            old.value != row["value"]
+            or old.score != row["score"]
+            or old.evidence != row["evidence"]
+            or old.explanation != row["explanation"]
+            or old.rule_version != row["rule_version"]
+            or old.parties != row["parties"]
+            or old.buyer != row["buyer"]
+        )
+        if not status_changed and not content_changed:
+            if flagged:
+                confirmed.append(old.id)
+            continue
+        change: dict[str, Any] = {
+            "b_id": old.id,
+            "status": row["status"],
+            "value": row["value"],
+            "score": row["score"],
+            "evidence": row["evidence"],
+            "explanation": row["explanation"],
+            "rule_version": row["rule_version"],
+            "parties": row["parties"],
+            "buyer": row["buyer"],
+            "evaluated_at": now,
+        }
+        was_flagged = FlagStatus(old.status) is FlagStatus.FLAGGED
+        if status_changed:
+            kind = FlagEventKind.RAISED if flagged else FlagEventKind.CLEARED if was_flagged else FlagEventKind.CHANGED
+            events.append(_event(old.id, kind, row, str(FlagStatus(old.status).value), now))
+        updates.append(change)
+        if flagged:
+            confirmed.append(old.id)
+            if not was_flagged:
+                # A new episode: raised now, not cleared, and no longer dismissed (new evidence deserves a new look).
+                session.execute(
+                    update(RedFlag)
+                    .where(RedFlag.id == old.id)
+                    .values(first_raised_at=now, cleared_at=None, dismissed_at=None)
+                )
+        elif was_flagged:
+            session.execute(update(RedFlag).where(RedFlag.id == old.id).values(cleared_at=now))
+    if inserts:
+        table = RedFlag.__table__
+        ids = session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), inserts).all()
+        stats.inserted += len(ids)
+        for flag_id, row in zip(ids, inserts, strict=True):
+            if row["status"] is FlagStatus.FLAGGED:
+                events.append(_event(flag_id, FlagEventKind.RAISED, row, None, now))
+    if updates:
+        table = RedFlag.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({name: bindparam(name) for name in updates[0] if name != "b_id"}),
+            updates,
+            execution_options={"synchronize_session": False},
+        )
+        stats.updated += len(updates)
+    for start in range(0, len(confirmed), 500):
+        session.execute(
+            update(RedFlag)
+            .where(RedFlag.id.in_(confirmed[start : start + 500]))
+            .values(last_confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if events:
+        session.execute(insert(RedFlagEvent.__table__), events)
+        for event in events:
+            kind = event["kind"]
+            if kind is FlagEventKind.RAISED:
+                stats.raised += 1
+            elif kind is FlagEventKind.CLEARED:
+                stats.cleared += 1
+            else:
+                stats.changed += 1
+
+
+def _event(flag_id: int, kind: FlagEventKind, row: Mapping[str, Any], before: str | None, now: dt.datetime) -> dict:
+    return {
+        "flag_id": flag_id,
+        "kind": kind,
+        "source": row["source"],
+        "code": row["code"],
+        "grain": row["grain"],
+        "subject": row["subject"],
+        "key": row["key"],
+        "ocid": row["ocid"],
+        "buyer": row["buyer"],
+        "status_from": before,
+        "status_to": row["status"].value,
+        "value": row["value"],
+        "rule_version": row["rule_version"],
+        "at": now,
+    }
+
+
+def current_by_ocid(session: Session, ocids: Sequence[str]) -> dict[FlagKey, Any]:
+    found: dict[FlagKey, Any] = {}
+    for start in range(0, len(ocids), 500):
+        for row in session.connection().execute(
+            select(*_CURRENT_COLUMNS).where(RedFlag.ocid.in_(ocids[start : start + 500]))
+        ):
+            found[(row.source, row.code, row.grain, row.subject, row.key)] = row
+    return found
+
+
+def current_by_subject(session: Session, source: str, code: str, subjects: Iterable[tuple[str, str]]) -> dict:
+    """Current rows of an organisation-grain code for (grain, subject) pairs (all their keys)."""
+    found: dict[FlagKey, Any] = {}
+    pairs = sorted(set(subjects))
+    for start in range(0, len(pairs), 300):
+        chunk = pairs[start : start + 300]
+        query = select(*_CURRENT_COLUMNS).where(
+            RedFlag.source == source,
+            RedFlag.code == code,
+            tuple_(RedFlag.grain, RedFlag.subject).in_(chunk),
+        )
+        for row in session.connection().execute(query):
+            found[(row.source, row.code, row.grain, row.subject, row.key)] = row
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Measures, contributions and totals
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _contribution_row(row: Contribution, source: str) -> dict[str, Any]:
+    return {
+        "ocid": row.ocid,
+        "source": source,
+        "code": row.code,
+        "grain": row.grain,
+        "subject": row.subject,
+        "key": row.key,
+        "numerator": float(row.numerator),
+        "denominator": float(row.denominator),
+        "amount": _finite(row.amount),
+        "date": row.date,
+        "attrs": orjson.dumps(dict(row.attrs), default=str).decode() if row.attrs else None,
+    }
+
+
+def _as_contribution(row: Any) -> Contribution:
+    """A stored contribution (a Core row) as the indicators' Contribution."""
+    return Contribution(
+        code=row.code,
+        grain=row.grain,
+        subject=row.subject,
+        key=row.key,
+        numerator=row.numerator,
+        denominator=row.denominator,
+        amount=row.amount,
+        ocid=row.ocid,
+        date=row.date,
+        attrs=orjson.loads(row.attrs) if row.attrs else {},
+    )
+
+
+GroupKey = tuple[str, str, str, str]  # code, grain, subject, key
+
+
+def swap_analyses(
+    session: Session, source: str, analyses: Sequence[Analysis], adjust_totals: bool = True
+) -> set[GroupKey]:
+    """Replace the measures and contributions of these processes; adjust the totals by difference.
+
+    Returns the organisation groups (code, grain, subject, key) whose contributions changed.
+    """
+    ocids = [a.ocid for a in analyses]
+    old_rows: list[Any] = []
+    for start in range(0, len(ocids), 500):
+        chunk = ocids[start : start + 500]
+        if adjust_totals:
+            old_rows += session.execute(
+                select(
+                    RedFlagContribution.code,
+                    RedFlagContribution.grain,
+                    RedFlagContribution.subject,
+                    RedFlagContribution.key,
+                    RedFlagContribution.numerator,
+                    RedFlagContribution.denominator,
+                ).where(RedFlagContribution.ocid.in_(chunk))
+            ).all()
+        session.execute(delete(RedFlagMeasure).where(RedFlagMeasure.ocid.in_(chunk)))
+        session.execute(delete(RedFlagContribution).where(RedFlagContribution.ocid.in_(chunk)))
+    measures = [
+        {"ocid": a.ocid, "source": source, "code": code, "peer_key": key, "value": value}
+        for a in analyses
+        for code, key, value in a.measures
+    ]
+    contributions = [_contribution_row(row, source) for a in analyses for row in a.contributions]
+    if measures:
+        session.execute(insert(RedFlagMeasure.__table__), measures)
+    if contributions:
+        session.execute(insert(RedFlagContribution.__table__), contributions)
+    delta: dict[GroupKey, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for row in old_rows:
+        entry = delta[(row.code, row.grain, row.subject, row.key)]
+        entry[0] -= row.numerator
+        entry[1] -= row.denominator
+        entry[2] -= 1
+    for row in contributions:
+        entry = delta[(row["code"], row["grain"], row["subject"], row["key"])]
+        entry[0] += row["numerator"]
+        entry[1] += row["denominator"]
+        entry[2] += 1
+    if adjust_totals:
+        _apply_totals(session, source, delta)
+    return set(delta)
+
+
+def _apply_totals(session: Session, source: str, delta: Mapping[GroupKey, list[float]]) -> None:
+    keys = [k for k, v in delta.items() if v[2] != 0 or v[0] != 0 or v[1] != 0]
+    if not keys:
+        return
+    table = RedFlagOrgTotal.__table__
+    existing: dict[GroupKey, int] = {}
+    for start in range(0, len(keys), 300):
+        chunk = keys[start : start + 300]
+        query = select(table.c.id, table.c.code, table.c.grain, table.c.subject, table.c.key).where(
+            table.c.source == source, tuple_(table.c.code, table.c.grain, table.c.subject, table.c.key).in_(chunk)
+        )
+        for row in session.execute(query):
+            existing[(row.code, row.grain, row.subject, row.key)] = row.id
+    updates = [
+        {"b_id": existing[k], "d_num": delta[k][0], "d_den": delta[k][1], "d_rows": delta[k][2]}
+        for k in keys
+        if k in existing
+    ]
+    inserts = [
+        {
+            "source": source,
+            "code": k[0],
+            "grain": k[1],
+            "subject": k[2],
+            "key": k[3],
+            "numerator": delta[k][0],
+            "denominator": delta[k][1],
+            "rows": int(delta[k][2]),
+        }
+        for k in keys
+        if k not in existing
+    ]
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                numerator=table.c.numerator + bindparam("d_num"),
+                denominator=table.c.denominator + bindparam("d_den"),
+                rows=table.c.rows + bindparam("d_rows"),
+            ),
+            updates,
+            execution_options={"synchronize_session": False},
+        )
+    if inserts:
+        session.execute(insert(table), inserts)
+
+
+def rebuild_totals(session: Session, source: str) -> None:
+    """Recompute the running totals from the contributions in one set-based statement (the full run's repair)."""
+    table = RedFlagOrgTotal.__table__
+    c = RedFlagContribution.__table__.c
+    session.execute(delete(table).where(table.c.source == source))
+    grouped = (
+        select(
+            c.source,
+            c.code,
+            c.grain,
+            c.subject,
+            c.key,
+            func.sum(c.numerator),
+            func.sum(c.denominator),
+            func.count(),
+        )
+        .where(c.source == source)
+        .group_by(c.source, c.code, c.grain, c.subject, c.key)
+    )
+    session.execute(
+        insert(table).from_select(
+            ["source", "code", "grain", "subject", "key", "numerator", "denominator", "rows"], grouped
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Baselines
+# ---------------------------------------------------------------------------------------------------------------
+
+CURRENCY_CODE = "*currency"
+
+
+class BaselineStore:
+    """Stored baselines of one source, read lazily by (code, peer key) and cached for the run."""
+
+    def __init__(self, session: Session, source: str, preload: bool = False) -> None:
+        self.session = session
+        self.source = source
+        self.cache: dict[tuple[str, str], Baseline | None] = {}
+        self.complete = False
+        if preload:
+            for row in session.connection().execute(
+                select(RedFlagBaseline.code, RedFlagBaseline.peer_key, RedFlagBaseline.data).where(
+                    RedFlagBaseline.source == source, RedFlagBaseline.code.in_(PROCESS_CODES)
+                )
+            ):
+                self.cache[(row.code, row.peer_key)] = Baseline.from_dict(orjson.loads(row.data))
+            self.complete = True
+
+    def needs(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Baseline | None]:
+        missing = [k for k in set(wanted) if k not in self.cache]
+        if missing and not self.complete:
+            for start in range(0, len(missing), 300):
+                chunk = missing[start : start + 300]
+                query = select(RedFlagBaseline.code, RedFlagBaseline.peer_key, RedFlagBaseline.data).where(
+                    RedFlagBaseline.source == self.source,
+                    tuple_(RedFlagBaseline.code, RedFlagBaseline.peer_key).in_(chunk),
+                )
+                for row in self.session.connection().execute(query):
+                    self.cache[(row.code, row.peer_key)] = Baseline.from_dict(orjson.loads(row.data))
+            for key in missing:
+                self.cache.setdefault(key, None)
+        return self.cache
+
+
+def stored_currency(session: Session, source: str) -> tuple[bool, str | None]:
+    row = session.execute(
+        select(RedFlagBaseline.data).where(RedFlagBaseline.source == source, RedFlagBaseline.code == CURRENCY_CODE)
+    ).scalar_one_or_none()
+    if row is None:
+        return False, None
+    return True, orjson.loads(row).get("currency")
+
+
+def _put_baseline(
+    session: Session, source: str, code: str, peer_key: str, n: int, data: dict, now: dt.datetime
+) -> None:
+    session.execute(
+        delete(RedFlagBaseline).where(
+            RedFlagBaseline.source == source, RedFlagBaseline.code == code, RedFlagBaseline.peer_key == peer_key
+        )
+    )
+    session.execute(
+        insert(RedFlagBaseline).values(
+            source=source, code=code, peer_key=peer_key, n=n, data=orjson.dumps(data).decode(), computed_at=now
+        )
+    )
+
+
+def refresh_baselines(session: Session, source: str, now: dt.datetime) -> int:
+    """Rebuild every process-grain baseline of ``source`` from the measure table (never from releases)."""
+    session.connection().execute(
+        delete(RedFlagBaseline).where(RedFlagBaseline.source == source, RedFlagBaseline.code.in_(PROCESS_CODES))
+    )
+    query = (
+        select(RedFlagMeasure.code, RedFlagMeasure.peer_key, RedFlagMeasure.value)
+        .where(RedFlagMeasure.source == source)
+        .order_by(RedFlagMeasure.code, RedFlagMeasure.peer_key)
+        .execution_options(yield_per=20_000)
+    )
+    rows: list[dict[str, Any]] = []
+    current: tuple[str, str] | None = None
+    values: list[float] = []
+
+    def flush() -> None:
+        if current is None:
+            return
+        indicator = REGISTRY[current[0]]
+        baseline = Baseline.from_measures(values, k=indicator.fence_k, key=current[1] if indicator.stratified else "")
+        if baseline is not None:
+            data = baseline.to_dict()
+            rows.append(
+                {
+                    "source": source,
+                    "code": current[0],
+                    "peer_key": current[1],
+                    "n": baseline.n,
+                    "data": orjson.dumps(data).decode(),
+                    "computed_at": now,
+                }
+            )
+
+    for code, peer_key, value in session.connection().execute(query):
+        if (code, peer_key) != current:
+            flush()
+            current, values = (code, peer_key), []
+        values.append(value)
+    flush()
+    if rows:
+        session.connection().execute(insert(RedFlagBaseline.__table__), rows)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Organisation grain
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def evaluate_organisations(
+    session: Session,
+    sp: SourceParams,
+    now: dt.datetime,
+    stats: RunStats,
+    touched: set[GroupKey] | None = None,
+) -> None:
+    """Evaluate organisation-grain indicators: every organisation (``touched`` None, the full run) or only the
+    groups whose contributions changed (the incremental run; see the module docstring for each code's inputs).
+
+    R025, R038 and R040 only sum numerators and denominators, so both runs read the running totals (one row per
+    organisation and key) and give the same answer as evaluating all contribution rows. The full run pins R048's
+    fence for the incremental runs; an organisation with no contributing process left is kept, not applicable.
+    """
+    source = sp.source
+    by_code: dict[str, set[GroupKey]] = defaultdict(set)
+    for group in touched or ():
+        by_code[group[0]].add(group)
+    for code in ORG_CODES:
+        if touched is not None and code not in by_code:
+            continue
+        groups = by_code.get(code) if touched is not None else None
+        outcomes, totals_rows = _evaluate_org_code(session, sp, code, groups, now)
+        if groups is not None:
+            subjects = {(g[1], g[2]) for g in groups}
+            current = current_by_subject(session, source, code, subjects)
+            if code in RAW_PER_GROUP:
+                current = {k: v for k, v in current.items() if (code, k[2], k[3], k[4]) in groups}
+        else:
+            current = {}
+            query = select(*_CURRENT_COLUMNS).where(RedFlag.source == source, RedFlag.code == code)
+            for row in session.execute(query):
+                current[(row.source, row.code, row.grain, row.subject, row.key)] = row
+        if code in TOTALS_ALL_SUBJECTS or code in TOTALS_PER_SUBJECT:
+            outcomes = [_with_real_ocids(session, source, o, totals_rows) for o in outcomes]
+        new_rows = [flag_row(o, source, None) for o in outcomes]
+        new_keys = {_key(r) for r in new_rows}
+        if code == "R040" and groups is not None:
+            current = {k: v for k, v in current.items() if (code, k[2], k[3], k[4]) in groups}
+        new_rows += [_vanished(old) for key, old in current.items() if key not in new_keys]
+        write_outcomes(session, new_rows, current, now, stats)
+        stats.organisations += len(outcomes)
+
+
+def _evaluate_org_code(
+    session: Session, sp: SourceParams, code: str, groups: set[GroupKey] | None, now: dt.datetime
+) -> tuple[list[Outcome], dict[tuple[str, str, str], int]]:
+    source = sp.source
+    indicator = REGISTRY[code]
+    evaluate_group = indicator.evaluate_group
+    if evaluate_group is None:
+        raise TypeError(f"{code} has no group evaluation")
+    params = dict(sp.params[code])
+    subjects = sorted({(g[1], g[2]) for g in groups}) if groups is not None else None
+    totals_rows: dict[tuple[str, str, str], int] = {}
+    t = RedFlagOrgTotal.__table__.c
+    c = RedFlagContribution.__table__.c
+    fence: dict[str, Any] = {}
+    by_totals = code in TOTALS_ALL_SUBJECTS or code in TOTALS_PER_SUBJECT
+    if code == "R038" and params.get("minimum_counts_processes"):
+        by_totals = False  # that option counts distinct processes: read the rows
+    if by_totals:
+        query = select(t.code, t.grain, t.subject, t.key, t.numerator, t.denominator, t.rows).where(
+            t.source == source, t.code == code, t.rows > 0
+        )
+        if code in TOTALS_PER_SUBJECT and subjects is not None:
+            query = query.where(tuple_(t.grain, t.subject).in_(subjects))
+        contributions = []
+        years = {(g[2], g[3].partition("|")[0]) for g in groups} if code == "R040" and groups else None
+        for r in session.connection().execute(query):
+            if years is not None and (r.subject, r.key.partition("|")[0]) not in years:
+                continue  # R040 compares shares within one buyer-year: other years play no part
+            totals_rows[(r.grain, r.subject, r.key)] = r.rows
+            # One pre-summed row per (subject, key); the empty ocid keeps it out of ocid lists (real ones are
+            # looked up for flags in _with_real_ocids).
+            contributions.append(Contribution(code, r.grain, r.subject, r.key, r.numerator, r.denominator, None, ""))
+    else:
+        query = select(
+            c.ocid, c.code, c.grain, c.subject, c.key, c.numerator, c.denominator, c.amount, c.date, c.attrs
+        ).where(c.source == source, c.code == code)
+        if subjects is not None:
+            if code in RAW_PER_GROUP and groups is not None:
+                query = query.where(tuple_(c.grain, c.subject, c.key).in_(sorted({g[1:] for g in groups})))
+            else:
+                query = query.where(tuple_(c.grain, c.subject).in_(subjects))
+        contributions = [_as_contribution(r) for r in session.connection().execute(query.order_by(c.id))]
+        if code in RAW_PER_SUBJECT_PINNED and subjects is not None:
+            pinned = (
+                session.connection()
+                .execute(
+                    select(RedFlagBaseline.data).where(RedFlagBaseline.source == source, RedFlagBaseline.code == code)
+                )
+                .scalar_one_or_none()
+            )
+            fence = orjson.loads(pinned) if pinned else {}
+            params["threshold"] = fence["threshold"] if fence.get("threshold") is not None else math.nan
+    outcomes = evaluate_group(contributions, params)
+    if subjects is not None:
+        wanted = set(subjects)
+        outcomes = [o for o in outcomes if (o.grain, o.subject) in wanted]
+        if code in RAW_PER_GROUP and groups is not None:
+            outcomes = [o for o in outcomes if (code, o.grain, o.subject, o.key) in groups]
+        if code == "R040" and groups is not None:
+            # Only the touched buyer x year x supplier rows are written; the other suppliers' shares of that
+            # buyer-year move a little too, and the nightly run brings them up to date.
+            outcomes = [o for o in outcomes if (code, o.grain, o.subject, o.key) in groups]
+        if code in RAW_PER_SUBJECT_PINNED:
+            outcomes = [_repin(o, fence) for o in outcomes]
+    elif code in RAW_PER_SUBJECT_PINNED:
+        pinned_fence = _pinned_fence(outcomes)
+        _put_baseline(session, source, code, indicator.grain, 0, pinned_fence or {"threshold": None}, now)
+    return outcomes, totals_rows
+
+
+def _vanished(old: Any) -> dict[str, Any]:
+    """An outcome nothing produces any more (no contributing process left, unusable ocid): kept, not applicable."""
+    evidence = {"reason": "no longer produced by the indicator (no contributing data left)"}
+    return {
+        "source": old.source,
+        "code": old.code,
+        "grain": old.grain,
+        "subject": old.subject,
+        "key": old.key,
+        "ocid": old.subject if old.grain == "process" else None,
+        "buyer": old.buyer,
+        "parties": old.parties,
+        "status": FlagStatus.NOT_APPLICABLE,
+        "value": None,
+        "score": 0.0,
+        "evidence": orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS).decode(),
+        "explanation": "Not applicable: no longer produced by the indicator.",
+        "rule_version": REGISTRY[old.code].version,
+    }
+
+
+def _pinned_fence(outcomes: Sequence[Outcome]) -> dict[str, Any] | None:
+    for outcome in outcomes:
+        threshold = outcome.evidence.get("threshold")
+        if isinstance(threshold, int | float):
+            return {"threshold": threshold, "meta": dict(outcome.evidence.get("meta") or {})}
+    return None
+
+
+def _repin(outcome: Outcome, fence: Mapping[str, Any]) -> Outcome:
+    """An outcome evaluated against the fence pinned by the last full run says so in its evidence."""
+    evidence = {**outcome.evidence, "source": "fence", "meta": fence.get("meta", {}), "pinned": True}
+    return replace(outcome, evidence=evidence)
+
+
+def _with_real_ocids(
+    session: Session, source: str, outcome: Outcome, totals_rows: Mapping[tuple[str, str, str], int]
+) -> Outcome:
+    """Evidence of an outcome computed from totals: the process count, and for a flag its processes."""
+    evidence = dict(outcome.evidence)
+    count = totals_rows.get((outcome.grain, outcome.subject, outcome.key), 0)
+    evidence["ocid_count"] = count
+    evidence["ocids"] = []
+    if outcome.code == "R038":
+        evidence["processes"] = count
+    if outcome.status == FLAGGED:
+        c = RedFlagContribution
+        query = select(c.ocid).where(
+            c.source == source, c.code == outcome.code, c.grain == outcome.grain, c.subject == outcome.subject
+        )
+        if outcome.code == "R040":
+            query = query.where(c.key == outcome.key)
+        evidence["ocids"] = sorted(set(session.scalars(query.limit(MAX_EVIDENCE_OCIDS * 4)).all()))
+    return replace(outcome, evidence=evidence)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Records: reading, hashing, marking clean
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordInput:
+    id: int
+    ocid: str
+    source: str
+    compiled: str
+    release_count: int
+    sha: str = ""
+
+    def __post_init__(self) -> None:
+        self.sha = hashlib.sha256(self.compiled.encode()).hexdigest()
+
+
+def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
+    # Only if the record did not change meanwhile (a release stored after we read it keeps the mark).
+    if not records:
+        return
+    table = Record.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.release_count == bindparam("b_count"))
+        .values(needs_evaluation=False),
+        [{"b_id": r.id, "b_count": r.release_count} for r in records],
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _state_rows(session: Session, ocids: Sequence[str]) -> dict[str, Any]:
+    found = {}
+    for start in range(0, len(ocids), 500):
+        query = select(
+            RedFlagProcess.id,
+            RedFlagProcess.ocid,
+            RedFlagProcess.compiled_sha,
+            RedFlagProcess.rules_sha,
+            RedFlagProcess.frozen,
+            RedFlagProcess.outcomes_sha,
+        ).where(RedFlagProcess.ocid.in_(ocids[start : start + 500]))
+        for row in session.connection().execute(query):
+            found[row.ocid] = row
+    return found
+
+
+def _save_states(session: Session, states: Sequence[dict[str, Any]], existing: Mapping[str, Any]) -> None:
+    table = RedFlagProcess.__table__
+    updates = [{**s, "b_id": existing[s["ocid"]].id} for s in states if s["ocid"] in existing]
+    inserts = [s for s in states if s["ocid"] not in existing]
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({name: bindparam(name) for name in updates[0] if name not in {"b_id", "ocid"}}),
+            updates,
+            execution_options={"synchronize_session": False},
+        )
+    if inserts:
+        session.execute(insert(table), inserts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluating a batch of processes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def evaluate_records(
+    session: Session,
+    sp: SourceParams,
+    records: Sequence[RecordInput],
+    baselines: BaselineStore,
+    now: dt.datetime,
+    stats: RunStats,
+    rules: str,
+    analyse_changed: bool = True,
+    force: bool = False,
+    analysed: set[tuple[str, str]] | None = None,
+) -> set[GroupKey]:
+    """Evaluate these records of one source: swap measures and contributions of changed ones, evaluate them against
+    ``baselines``, write outcome diffs and per-process state, clear dirty marks. Returns touched org groups."""
+    states = _state_rows(session, [r.ocid for r in records])
+    todo: list[tuple[RecordInput, dict[str, Any]]] = []
+    clean: list[RecordInput] = []
+    analyses: list[Analysis] = []
+    for record in records:
+        state = states.get(record.ocid)
+        unchanged = state is not None and state.compiled_sha == record.sha and state.rules_sha == rules
+        if unchanged and state.frozen and not force:
+            stats.skipped_frozen += 1
+            clean.append(record)
+            continue
+        try:
+            release = orjson.loads(record.compiled)
+            # ``analysed``: (ocid, sha) whose measures the caller already swapped (the full run's first pass).
+            if analyse_changed and not unchanged and (record.ocid, record.sha) not in (analysed or ()):
+                analyses.append(analyse(release, sp))
+        except Exception as exc:  # a broken record must not stop the others; the run record says which
+            stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
+            continue
+        todo.append((record, release))
+    touched = swap_analyses(session, sp.source, analyses) if analyses else set()
+    wanted = [(code, key) for _r, release in todo for code, ks in peer_keys_of(release, sp).items() for key in ks]
+    cache = baselines.needs(wanted)
+    rows: list[dict[str, Any]] = []
+    new_states: list[dict[str, Any]] = []
+    evaluated: list[RecordInput] = []
+    unchanged_ocids: list[str] = []
+    changed_ocids: list[str] = []
+    for record, release in todo:
+        try:
+            outcomes = evaluate_release(release, sp, cache)
+        except Exception as exc:
+            stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
+            continue
+        buyer, suppliers = _release_parties(release)
+        process_rows = [flag_row(o, sp.source, buyer, suppliers) for o in outcomes]
+        digest = _digest(process_rows)
+        state = states.get(record.ocid)
+        if state is not None and state.outcomes_sha == digest:
+            unchanged_ocids.append(record.ocid)  # same rows as last time: only confirm its flags
+        else:
+            rows += process_rows
+            changed_ocids.append(record.ocid)
+        summary = composite(outcomes)
+        new_states.append(
+            {
+                "ocid": record.ocid,
+                "source": sp.source,
+                "buyer": buyer,
+                "compiled_sha": record.sha,
+                "rules_sha": rules,
+                "outcomes_sha": digest,
+                "frozen": is_frozen(release),
+                "applicable": summary.applicable,
+                "evaluated": summary.evaluated,
+                "flagged": summary.flagged,
+                "score": summary.score,
+                "evaluated_at": now,
+            }
+        )
+        evaluated.append(record)
+    current = current_by_ocid(session, changed_ocids)
+    new_keys = {_key(r) for r in rows}
+    # An outcome a process no longer produces (e.g. its ocid became unusable) is kept, marked not applicable.
+    rows += [_vanished(old) for old_key, old in current.items() if old_key not in new_keys]
+    write_outcomes(session, rows, current, now, stats)
+    _confirm(session, unchanged_ocids, now)
+    _save_states(session, new_states, states)
+    _mark_clean(session, [*clean, *evaluated])
+    stats.processes += len(evaluated)
+    return touched
+
+
+def _digest(rows: Sequence[Mapping[str, Any]]) -> str:
+    payload = [
+        (
+            r["code"],
+            r["grain"],
+            r["subject"],
+            r["key"],
+            r["status"].value,
+            r["value"],
+            r["score"],
+            r["evidence"],
+            r["parties"],
+            r["buyer"],
+            r["rule_version"],
+        )
+        for r in rows
+    ]
+    return hashlib.sha256(orjson.dumps(payload)).hexdigest()
+
+
+def _confirm(session: Session, ocids: Sequence[str], now: dt.datetime) -> None:
+    """Flags of processes whose outcomes did not change are confirmed as still holding (set-based)."""
+    table = RedFlag.__table__
+    for start in range(0, len(ocids), 500):
+        session.execute(
+            update(table)
+            .where(table.c.ocid.in_(ocids[start : start + 500]), table.c.status == FlagStatus.FLAGGED)
+            .values(last_confirmed_at=now)
+        )
+
+
+def _record_inputs(rows: Iterable[Any]) -> list[RecordInput]:
+    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count) for r in rows]
+
+
+_RECORD_COLUMNS = (Record.id, Record.ocid, Record.source, Record.compiled, Record.release_count)
+
+
+def _source_params(
+    session: Session, source: str, now: dt.datetime, overrides: Mapping[str, Any] | None
+) -> SourceParams:
+    known, currency = stored_currency(session, source)
+    if not known:
+        currency = _resolve_and_store_currency(session, source, now, overrides)
+    return SourceParams.build(source, currency, now, overrides)
+
+
+def _resolve_and_store_currency(
+    session: Session, source: str, now: dt.datetime, overrides: Mapping[str, Any] | None
+) -> str | None:
+    def releases() -> Iterator[dict[str, Any]]:
+        # Keyset pages rather than a streaming cursor: the caller usually stops at the first currency seen.
+        last = 0
+        while True:
+            query = select(Record.id, Record.compiled).where(Record.source == source, Record.id > last)
+            page = session.connection().execute(query.order_by(Record.id).limit(200)).all()
+            if not page:
+                return
+            for row in page:
+                yield orjson.loads(row.compiled)
+            last = page[-1].id
+
+    currency = resolve_currency(releases(), overrides)
+    _put_baseline(session, source, CURRENCY_CODE, "", 0, {"currency": currency}, now)
+    return currency
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The two runs
+# ---------------------------------------------------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+def evaluate_dirty(
+    session: Session,
+    now: dt.datetime,
+    limit: int | None = 2000,
+    overrides: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> RunStats:
+    """The incremental run: records marked ``needs_evaluation`` (oldest first), in the caller's unit of work."""
+    stats = RunStats()
+    rules = rules_sha(overrides)
+    query = select(*_RECORD_COLUMNS).where(Record.needs_evaluation.is_(True)).order_by(Record.id)
+    if limit:
+        query = query.limit(limit)
+    records = _record_inputs(session.connection().execute(query))
+    by_source: dict[str, list[RecordInput]] = defaultdict(list)
+    for record in records:
+        by_source[record.source].append(record)
+    for source, batch in by_source.items():
+        sp = _source_params(session, source, now, overrides)
+        store = BaselineStore(session, source)
+        for start in range(0, len(batch), CHUNK):
+            chunk = batch[start : start + CHUNK]
+            touched = evaluate_records(session, sp, chunk, store, now, stats, rules)
+            if touched:
+                evaluate_organisations(session, sp, now, stats, touched)
+            if progress:
+                progress(len(chunk))
+    return stats
+
+
+def count_records(session: Session, dirty_only: bool = False) -> int:
+    query = select(func.count()).select_from(Record)
+    if dirty_only:
+        query = query.where(Record.needs_evaluation.is_(True))
+    return int(session.scalar(query) or 0)
+
+
+def evaluate_all(
+    session: Session,
+    now: dt.datetime,
+    overrides: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    commit: bool = True,
+    chunk: int = CHUNK,
+) -> RunStats:
+    """The full run, per source: refresh measures and contributions of changed records, rebuild baselines from the
+    measure table, evaluate every organisation, then every process that is not frozen (or changed).
+
+    Each chunk commits when ``commit`` (a killed run keeps its progress; the next run finishes it, and the unique
+    keys make it idempotent)."""
+    stats = RunStats()
+    rules = rules_sha(overrides)
+    sources = session.scalars(select(Record.source).distinct().order_by(Record.source)).all()
+    for source in sources:
+        # The main currency is resolved afresh (first seen, in input order) at every full run.
+        currency = _resolve_and_store_currency(session, source, now, overrides)
+        sp = SourceParams.build(source, currency, now, overrides)
+        # 1. Measures and contributions of records that changed since their last evaluation.
+        analysed: set[tuple[str, str]] = set()
+        for records in _chunks(session, source, chunk):
+            states = _state_rows(session, [r.ocid for r in records])
+            changed = []
+            for record in records:
+                state = states.get(record.ocid)
+                if state is None or state.compiled_sha != record.sha or state.rules_sha != rules:
+                    try:
+                        changed.append(analyse(orjson.loads(record.compiled), sp))
+                        analysed.add((record.ocid, record.sha))
+                    except Exception as exc:
+                        stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
+            if changed:
+                swap_analyses(session, source, changed, adjust_totals=False)
+            if commit:
+                session.commit()
+        # 2. Peer statistics from the measure table, totals from the contributions.
+        stats.baselines += refresh_baselines(session, source, now)
+        rebuild_totals(session, source)
+        evaluate_organisations(session, sp, now, stats)
+        if commit:
+            session.commit()
+        # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
+        store = BaselineStore(session, source, preload=True)
+        for records in _chunks(session, source, chunk):
+            # A record that changed since the first pass is analysed here, and its organisations re-evaluated.
+            touched = evaluate_records(session, sp, records, store, now, stats, rules, analysed=analysed)
+            if touched:
+                evaluate_organisations(session, sp, now, stats, touched)
+            if commit:
+                session.commit()
+            if progress:
+                progress(len(records))
+    return stats
+
+
+def _chunks(session: Session, source: str, size: int) -> Iterator[list[RecordInput]]:
+    """Records of a source in id order, by keyset pages (a page per query, so a commit between pages is safe)."""
+    last = 0
+    while True:
+        query = (
+            select(*_RECORD_COLUMNS).where(Record.source == source, Record.id > last).order_by(Record.id).limit(size)
+        )
+        records = _record_inputs(session.connection().execute(query))
+        if not records:
+            return
+        yield records
+        last = records[-1].id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One runner at a time
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def engine_lock(session: Session, now: dt.datetime, seconds: int) -> Iterator[bool]:
+    """The engine's own lease, shared by the incremental and full runs and the CLI (scheduler leases are per job).
+
+    Claiming and releasing commit; on an error the unit is rolled back before the lease is released."""
+    from bos.scheduler import claim_lease, holder_name, release_lease  # noqa: PLC0415
+
+    holder = holder_name()
+    if not claim_lease(session, ENGINE_LEASE, holder, seconds, now):
+        yield False
+        return
+    try:
+        yield True
+    except BaseException:
+        session.rollback()
+        release_lease(session, ENGINE_LEASE, holder)
+        raise
+    release_lease(session, ENGINE_LEASE, holder)
+
+
+__all__ = [
+    "COMPOSITE",
+    "ENGINE_LEASE",
+    "Analysis",
+    "BaselineStore",
+    "Composite",
+    "RunStats",
+    "SourceParams",
+    "analyse",
+    "composite",
+    "count_records",
+    "engine_lock",
+    "evaluate_all",
+    "evaluate_dirty",
+    "evaluate_release",
+    "explain",
+    "flag_row",
+    "is_frozen",
+    "refresh_baselines",
+    "rules_sha",
+]

@@ -1,0 +1,1 @@
+"""PDF reports (WeasyPrint): process dossiers, buyer profiles and watchdog reports, kept in a verifiable archive."""

@@ -1,0 +1,193 @@
+"""The engine on real databases: full and incremental runs agree, outcomes are idempotent, nothing is deleted."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bos.ocds.models import Record
+from bos.red_flags import engine
+from bos.red_flags.indicators import REGISTRY, Outcome, evaluate_dataset
+from bos.red_flags.models import FlagStatus, RedFlag, RedFlagEvent, RedFlagOrgTotal, RedFlagProcess
+from tests.red_flags.conftest import NOW, store_record
+
+
+def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
+    rows = session.execute(
+        select(RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key, RedFlag.status).where(
+            RedFlag.source == source
+        )
+    )
+    return {(r.code, r.grain, r.subject, r.key): r.status.value for r in rows}
+
+
+def _duplicates(session: Session) -> int:
+    grouped = (
+        select(func.count())
+        .select_from(RedFlag)
+        .group_by(RedFlag.source, RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key)
+        .having(func.count() > 1)
+    )
+    return len(session.execute(grouped).all())
+
+
+def test_full_run_stores_every_outcome_including_insufficient_data(db_session, seeded):
+    stats = engine.evaluate_all(db_session, NOW, commit=False)
+    assert stats.processes == seeded["total"]
+    assert not stats.errors
+    statuses = _statuses(db_session)
+    found = set(statuses.values())
+    assert {"flagged", "not_flagged", "insufficient_data", "not_applicable"} <= found
+    # Every process-grain indicator has one row per process.
+    processes = db_session.scalar(select(func.count()).select_from(Record))
+    for code, indicator in REGISTRY.items():
+        if indicator.is_process_grain:
+            assert sum(1 for k in statuses if k[0] == code) == processes, code
+    assert db_session.scalar(select(func.count()).select_from(Record).where(Record.needs_evaluation)) == 0
+    raised = db_session.scalar(select(func.count()).select_from(RedFlagEvent).where(RedFlagEvent.kind == "raised"))
+    assert raised == sum(1 for s in statuses.values() if s == "flagged")
+
+
+def test_full_run_matches_the_pure_dataset_evaluation(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    releases = [orjson.loads(t) for t in db_session.scalars(select(Record.compiled).order_by(Record.id))]
+    as_of = NOW.replace(hour=0).isoformat()
+    expected = {
+        (o.code, o.grain, o.subject, o.key): o.status for o in evaluate_dataset(releases, {"R063": {"as_of": as_of}})
+    }
+    stored = _statuses(db_session)
+    for key, status in expected.items():
+        assert stored[key] == status, key
+
+
+def test_second_full_run_changes_nothing(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    before = _statuses(db_session)
+    events = db_session.scalar(select(func.count()).select_from(RedFlagEvent))
+    stats = engine.evaluate_all(db_session, NOW + dt.timedelta(hours=1), commit=False)
+    assert stats.inserted == 0
+    assert stats.raised == stats.cleared == 0
+    assert stats.skipped_frozen > 0  # completed and cancelled processes keep their outcomes
+    assert _statuses(db_session) == before
+    assert db_session.scalar(select(func.count()).select_from(RedFlagEvent)) == events
+    assert _duplicates(db_session) == 0
+
+
+def test_killed_full_run_leaves_no_duplicates(db_session, seeded):
+    calls = []
+
+    def die(count: int) -> None:
+        calls.append(count)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.evaluate_all(db_session, NOW, progress=die, chunk=25)
+    db_session.rollback()
+    engine.evaluate_all(db_session, NOW, chunk=25)
+    assert _duplicates(db_session) == 0
+    processes = db_session.scalar(select(func.count()).select_from(Record))
+    assert db_session.scalar(select(func.count()).select_from(RedFlagProcess)) == processes
+
+
+def _record(session: Session, flagged_code: str = "R028") -> Record:
+    """A seeded record with at least two submitted bids."""
+    for record in session.scalars(select(Record).order_by(Record.id)):
+        release = orjson.loads(record.compiled)
+        bids = (release.get("bids") or {}).get("details") or []
+        if (
+            len([b for b in bids if b.get("status") == "valid"]) >= 2
+            and release["tender"].get("status") != "cancelled"
+        ):
+            return record
+    raise AssertionError("no record with two valid bids")
+
+
+def test_incremental_run_raises_and_clears_with_events(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record = _record(db_session)
+    release = orjson.loads(record.compiled)
+    original = copy.deepcopy(release)
+    valid = [b for b in release["bids"]["details"] if b.get("status") == "valid"]
+    valid[1]["value"] = dict(valid[0]["value"])  # identical bid prices: R028
+    store_record(db_session, release)
+    last_event = db_session.scalar(select(func.max(RedFlagEvent.id))) or 0
+
+    stats = engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
+    assert stats.processes == 1
+    flag = db_session.scalars(select(RedFlag).where(RedFlag.ocid == record.ocid, RedFlag.code == "R028")).one()
+    assert flag.status is FlagStatus.FLAGGED
+    assert flag.first_raised_at == NOW + dt.timedelta(minutes=1)
+    events = db_session.scalars(select(RedFlagEvent).where(RedFlagEvent.id > last_event)).all()
+    assert any(e.kind.value == "raised" and e.code == "R028" and e.ocid == record.ocid for e in events)
+    assert not db_session.scalar(select(Record.needs_evaluation).where(Record.id == record.id))
+
+    store_record(db_session, original)
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=2))
+    db_session.refresh(flag)
+    assert flag.status is not FlagStatus.FLAGGED
+    assert flag.cleared_at == NOW + dt.timedelta(minutes=2)
+    kinds = [
+        e.kind.value
+        for e in db_session.scalars(
+            select(RedFlagEvent).where(RedFlagEvent.flag_id == flag.id).order_by(RedFlagEvent.id)
+        )
+    ]
+    assert kinds[-2:] == ["raised", "cleared"]
+
+
+def test_incremental_org_totals_match_a_rebuild(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record = _record(db_session)
+    release = orjson.loads(record.compiled)
+    for bid in release["bids"]["details"]:
+        bid["status"] = "disqualified"
+    store_record(db_session, release)
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
+    incremental = {
+        (t.code, t.grain, t.subject, t.key): (round(t.numerator, 6), round(t.denominator, 6), t.rows)
+        for t in db_session.scalars(select(RedFlagOrgTotal))
+        if t.rows
+    }
+    engine.rebuild_totals(db_session, "bos")
+    rebuilt = {
+        (t.code, t.grain, t.subject, t.key): (round(t.numerator, 6), round(t.denominator, 6), t.rows)
+        for t in db_session.scalars(select(RedFlagOrgTotal).execution_options(populate_existing=True))
+    }
+    assert incremental == rebuilt
+    # The buyer's R038 outcome was re-evaluated from the totals and agrees with a full run.
+    buyer = release["buyer"]["id"]
+    after_incremental = _statuses(db_session)[("R038", "buyer", buyer, "")]
+    engine.evaluate_all(db_session, NOW + dt.timedelta(minutes=2), commit=False)
+    assert _statuses(db_session)[("R038", "buyer", buyer, "")] == after_incremental
+
+
+def test_imported_sources_are_evaluated_apart(db_session, seeded):
+    release = {
+        "ocid": "ocds-imported-1",
+        "buyer": {"id": "B1"},
+        "tender": {"status": "complete", "procurementMethod": "open", "numberOfTenderers": 1},
+    }
+    store_record(db_session, release, source="other-publisher")
+    engine.evaluate_all(db_session, NOW, commit=False)
+    imported = _statuses(db_session, "other-publisher")
+    assert imported[("R018", "process", "ocds-imported-1", "")] == "flagged"
+    assert imported[("R028", "process", "ocds-imported-1", "")] == "insufficient_data"
+
+
+def test_composite_needs_coverage_and_never_counts_insufficient_as_zero():
+    def outcome(code, status, score=0.0):
+        return Outcome(code, "process", "o", "o", status, None, score, {})
+
+    full = engine.composite([outcome("R003", "flagged", 1.0), outcome("R018", "not_flagged")])
+    assert (full.applicable, full.evaluated, full.flagged, full.score) == (2, 2, 1, 0.5)
+    thin = engine.composite(
+        [outcome("R003", "flagged", 1.0), outcome("R018", "insufficient_data"), outcome("R028", "insufficient_data")]
+    )
+    assert thin.score is None and thin.coverage == pytest.approx(1 / 3)
+    assert engine.composite([outcome("R010", "not_applicable")]).applicable == 0
