@@ -164,7 +164,7 @@ def record(ocid: str) -> Response:
     return _json_response(body, found.last_release_date)
 
 
-def _stream(lines: Callable[[Session], Iterator[bytes]], filename: str) -> Response:
+def _stream(lines: Callable[[Session], Iterator[list[bytes]]], filename: str) -> Response:
     factory = current_app.extensions["bos_db"].session_factory
 
     def generate() -> Iterator[bytes]:
@@ -199,7 +199,7 @@ def bulk_index() -> Response:
     files = [
         {
             "url": _absolute("/api/ocds/bulk/releases.jsonl.gz"),
-            "description": "Every release, one JSON object per line, in feed order (date, ocid, id).",
+            "description": "Every release, one JSON object per line, in the order they were stored (publication order).",
             "format": "application/gzip; JSON Lines",
         },
         {
