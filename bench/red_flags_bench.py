@@ -40,7 +40,7 @@ def _app(url: str):
     return app
 
 
-def step(name: str, url: str, repeat: int) -> dict:
+def step(name: str, url: str, repeat: int, workers: int) -> dict:
     app = _app(url)
     result: dict = {"step": name}
     with app.app_context(), new_session(app) as session:
@@ -60,10 +60,14 @@ def step(name: str, url: str, repeat: int) -> dict:
             session.commit()
         elif name in {"full-cold", "full-steady"}:
             started, cpu = time.perf_counter(), time.process_time()
-            stats = engine.evaluate_all(session, utcnow())
+            stats = engine.evaluate_all(session, utcnow(), workers=workers)
             session.commit()
             result["seconds"] = round(time.perf_counter() - started, 2)
+            # CPU of this (parent) process only; worker processes are children and counted below once reaped.
             result["cpu_seconds"] = round(time.process_time() - cpu, 2)
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result["workers"] = workers
+            result["workers_cpu_seconds"] = round(children.ru_utime + children.ru_stime, 2)
             result["stats"] = {k: v for k, v in stats.as_dict().items() if k != "error_messages"}
         elif name == "baselines":
             started, cpu = time.perf_counter(), time.process_time()
@@ -127,10 +131,11 @@ def main() -> None:
     parser.add_argument("--reset", action="store_true", help="Empty the red-flag tables first (cold full run).")
     parser.add_argument("--steps", default=",".join(STEPS[1:]))
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="Worker processes of the full run (0: in-process).")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        print(json.dumps(step(args.step, args.database_url, args.repeat)))
+        print(json.dumps(step(args.step, args.database_url, args.repeat, args.workers)))
         return
     steps = (["reset"] if args.reset else []) + [s for s in args.steps.split(",") if s]
     for name in steps:
@@ -145,6 +150,8 @@ def main() -> None:
                     name,
                     "--repeat",
                     str(args.repeat),
+                    "--workers",
+                    str(args.workers),
                 ],
                 check=True,
                 capture_output=True,

@@ -123,6 +123,13 @@ SETTINGS: tuple[Option, ...] = (
         "Allow webhooks to private or loopback addresses (intranets, tests). Off: refused at save and send.",
         _bool,
     ),
+    Option(
+        "RED_FLAGS_WORKERS",
+        "BOS_RED_FLAGS_WORKERS",
+        2,
+        "Worker processes evaluating indicators in the full red-flag run (0: in the runner's own process).",
+        int,
+    ),
     Option("NOTIFY_MAX_ATTEMPTS", "BOS_NOTIFY_MAX_ATTEMPTS", 8, "Delivery attempts before a message is failed.", int),
     Option("NOTIFY_RETRY_SECONDS", "BOS_NOTIFY_RETRY_SECONDS", 60, "First retry delay; doubled each time.", int),
     Option("NOTIFY_RETRY_MAX_SECONDS", "BOS_NOTIFY_RETRY_MAX_SECONDS", 21600, "Cap on the retry delay.", int),

@@ -23,8 +23,10 @@ import datetime as dt
 import hashlib
 import logging
 import math
-from collections import defaultdict
+import multiprocessing
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -1069,6 +1071,161 @@ def _save_states(session: Session, states: Sequence[dict[str, Any]], existing: M
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Evaluated:
+    """One process evaluated by the pure step: its outcome rows (None when their digest equals the stored one, so a
+    steady run moves no rows between processes) and its state columns."""
+
+    ocid: str
+    rows: list[dict[str, Any]] | None
+    state: dict[str, Any]
+
+
+#: What the pure step needs of a record: ocid, compiled JSON, whether to analyse it, its stored outcome digest.
+WorkItem = tuple[str, str, bool, str | None]
+
+
+def evaluate_chunk(
+    sp: SourceParams,
+    items: Sequence[WorkItem],
+    baselines: BaselineStore | Mapping[tuple[str, str], Baseline | None],
+) -> tuple[list[Analysis], list[Evaluated], list[str]]:
+    """The pure per-chunk work (no session unless ``baselines`` is a lazy store): parse, analyse, evaluate every
+    process-grain indicator, build the outcome rows, digest and summarise them. Errors are per record, in order.
+
+    Module-level and picklable, so the full run can hand it to worker processes with a complete baseline mapping."""
+    analyses: list[Analysis] = []
+    errors: list[str] = []
+    todo: list[tuple[str, dict[str, Any], str | None]] = []
+    for ocid, compiled, needs_analysis, old_digest in items:
+        try:
+            release = orjson.loads(compiled)
+            if needs_analysis:
+                analyses.append(analyse(release, sp))
+        except Exception as exc:  # a broken record must not stop the others; the run record says which
+            errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
+            continue
+        todo.append((ocid, release, old_digest))
+    if isinstance(baselines, BaselineStore):
+        wanted = [
+            (code, key) for _o, release, _d in todo for code, ks in peer_keys_of(release, sp).items() for key in ks
+        ]
+        cache: Mapping[tuple[str, str], Baseline | None] = baselines.needs(wanted)
+    else:
+        cache = baselines
+    evaluated: list[Evaluated] = []
+    for ocid, release, old_digest in todo:
+        try:
+            outcomes = evaluate_release(release, sp, cache)
+        except Exception as exc:
+            errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
+            continue
+        buyer, suppliers = _release_parties(release)
+        process_rows = [flag_row(o, sp.source, buyer, suppliers) for o in outcomes]
+        digest = _digest(process_rows)
+        summary = composite(outcomes)
+        state = {
+            "buyer": buyer,
+            "outcomes_sha": digest,
+            "frozen": is_frozen(release),
+            "applicable": summary.applicable,
+            "evaluated": summary.evaluated,
+            "flagged": summary.flagged,
+            "score": summary.score,
+        }
+        evaluated.append(Evaluated(ocid, None if old_digest == digest else process_rows, state))
+    return analyses, evaluated, errors
+
+
+@dataclass
+class Prepared:
+    """A chunk read by the parent: its records, their stored states, the ones skipped (frozen), the pure work."""
+
+    records: dict[str, RecordInput]
+    states: dict[str, Any]
+    clean: list[RecordInput]
+    items: list[WorkItem]
+
+
+def prepare_records(
+    session: Session,
+    records: Sequence[RecordInput],
+    rules: str,
+    analyse_changed: bool = True,
+    force: bool = False,
+    analysed: set[tuple[str, str]] | None = None,
+    stats: RunStats | None = None,
+) -> Prepared:
+    """Read the stored states of these records and decide, per record, whether it is skipped (frozen and unchanged)
+    and whether its measures must be swapped (``analysed``: (ocid, sha) the full run's first pass already swapped)."""
+    states = _state_rows(session, [r.ocid for r in records])
+    clean: list[RecordInput] = []
+    items: list[WorkItem] = []
+    for record in records:
+        state = states.get(record.ocid)
+        unchanged = state is not None and state.compiled_sha == record.sha and state.rules_sha == rules
+        if unchanged and state.frozen and not force:
+            if stats is not None:
+                stats.skipped_frozen += 1
+            clean.append(record)
+            continue
+        needs_analysis = analyse_changed and not unchanged and (record.ocid, record.sha) not in (analysed or ())
+        items.append((record.ocid, record.compiled, needs_analysis, state.outcomes_sha if state else None))
+    return Prepared({r.ocid: r for r in records}, states, clean, items)
+
+
+def apply_evaluated(
+    session: Session,
+    sp: SourceParams,
+    prepared: Prepared,
+    result: tuple[list[Analysis], list[Evaluated], list[str]],
+    now: dt.datetime,
+    stats: RunStats,
+    rules: str,
+) -> set[GroupKey]:
+    """Write what the pure step found: swap measures and contributions, outcome diffs and events, confirmations,
+    per-process state, dirty marks cleared. Returns the touched organisation groups."""
+    analyses, evaluated, errors = result
+    stats.errors += errors
+    touched = swap_analyses(session, sp.source, analyses) if analyses else set()
+    rows: list[dict[str, Any]] = []
+    new_states: list[dict[str, Any]] = []
+    unchanged_ocids: list[str] = []
+    changed_ocids: list[str] = []
+    for item in evaluated:
+        if item.rows is None:
+            unchanged_ocids.append(item.ocid)  # same rows as last time: only confirm its flags
+        else:
+            rows += item.rows
+            changed_ocids.append(item.ocid)
+        new_states.append(
+            {
+                "ocid": item.ocid,
+                "source": sp.source,
+                "buyer": item.state["buyer"],
+                "compiled_sha": prepared.records[item.ocid].sha,
+                "rules_sha": rules,
+                "outcomes_sha": item.state["outcomes_sha"],
+                "frozen": item.state["frozen"],
+                "applicable": item.state["applicable"],
+                "evaluated": item.state["evaluated"],
+                "flagged": item.state["flagged"],
+                "score": item.state["score"],
+                "evaluated_at": now,
+            }
+        )
+    current = current_by_ocid(session, changed_ocids)
+    new_keys = {_key(r) for r in rows}
+    # An outcome a process no longer produces (e.g. its ocid became unusable) is kept, marked not applicable.
+    rows += [_vanished(old) for old_key, old in current.items() if old_key not in new_keys]
+    write_outcomes(session, rows, current, now, stats)
+    _confirm(session, unchanged_ocids, now)
+    _save_states(session, new_states, prepared.states)
+    _mark_clean(session, [*prepared.clean, *(prepared.records[e.ocid] for e in evaluated)])
+    stats.processes += len(evaluated)
+    return touched
+
+
 def evaluate_records(
     session: Session,
     sp: SourceParams,
@@ -1081,79 +1238,12 @@ def evaluate_records(
     force: bool = False,
     analysed: set[tuple[str, str]] | None = None,
 ) -> set[GroupKey]:
-    """Evaluate these records of one source: swap measures and contributions of changed ones, evaluate them against
-    ``baselines``, write outcome diffs and per-process state, clear dirty marks. Returns touched org groups."""
-    states = _state_rows(session, [r.ocid for r in records])
-    todo: list[tuple[RecordInput, dict[str, Any]]] = []
-    clean: list[RecordInput] = []
-    analyses: list[Analysis] = []
-    for record in records:
-        state = states.get(record.ocid)
-        unchanged = state is not None and state.compiled_sha == record.sha and state.rules_sha == rules
-        if unchanged and state.frozen and not force:
-            stats.skipped_frozen += 1
-            clean.append(record)
-            continue
-        try:
-            release = orjson.loads(record.compiled)
-            # ``analysed``: (ocid, sha) whose measures the caller already swapped (the full run's first pass).
-            if analyse_changed and not unchanged and (record.ocid, record.sha) not in (analysed or ()):
-                analyses.append(analyse(release, sp))
-        except Exception as exc:  # a broken record must not stop the others; the run record says which
-            stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
-            continue
-        todo.append((record, release))
-    touched = swap_analyses(session, sp.source, analyses) if analyses else set()
-    wanted = [(code, key) for _r, release in todo for code, ks in peer_keys_of(release, sp).items() for key in ks]
-    cache = baselines.needs(wanted)
-    rows: list[dict[str, Any]] = []
-    new_states: list[dict[str, Any]] = []
-    evaluated: list[RecordInput] = []
-    unchanged_ocids: list[str] = []
-    changed_ocids: list[str] = []
-    for record, release in todo:
-        try:
-            outcomes = evaluate_release(release, sp, cache)
-        except Exception as exc:
-            stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
-            continue
-        buyer, suppliers = _release_parties(release)
-        process_rows = [flag_row(o, sp.source, buyer, suppliers) for o in outcomes]
-        digest = _digest(process_rows)
-        state = states.get(record.ocid)
-        if state is not None and state.outcomes_sha == digest:
-            unchanged_ocids.append(record.ocid)  # same rows as last time: only confirm its flags
-        else:
-            rows += process_rows
-            changed_ocids.append(record.ocid)
-        summary = composite(outcomes)
-        new_states.append(
-            {
-                "ocid": record.ocid,
-                "source": sp.source,
-                "buyer": buyer,
-                "compiled_sha": record.sha,
-                "rules_sha": rules,
-                "outcomes_sha": digest,
-                "frozen": is_frozen(release),
-                "applicable": summary.applicable,
-                "evaluated": summary.evaluated,
-                "flagged": summary.flagged,
-                "score": summary.score,
-                "evaluated_at": now,
-            }
-        )
-        evaluated.append(record)
-    current = current_by_ocid(session, changed_ocids)
-    new_keys = {_key(r) for r in rows}
-    # An outcome a process no longer produces (e.g. its ocid became unusable) is kept, marked not applicable.
-    rows += [_vanished(old) for old_key, old in current.items() if old_key not in new_keys]
-    write_outcomes(session, rows, current, now, stats)
-    _confirm(session, unchanged_ocids, now)
-    _save_states(session, new_states, states)
-    _mark_clean(session, [*clean, *evaluated])
-    stats.processes += len(evaluated)
-    return touched
+    """Evaluate these records of one source in this process: swap measures and contributions of changed ones,
+    evaluate them against ``baselines``, write outcome diffs and per-process state, clear dirty marks. Returns
+    touched org groups. (The full run with workers runs the same three steps, the pure one in worker processes.)"""
+    prepared = prepare_records(session, records, rules, analyse_changed, force, analysed, stats)
+    result = evaluate_chunk(sp, prepared.items, baselines)
+    return apply_evaluated(session, sp, prepared, result, now, stats, rules)
 
 
 def _digest(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -1267,6 +1357,61 @@ def count_records(session: Session, dirty_only: bool = False) -> int:
     return int(session.scalar(query) or 0)
 
 
+def analyse_chunk(
+    sp: SourceParams, items: Sequence[tuple[str, str, str]]
+) -> tuple[list[Analysis], list[tuple[str, str]], list[str]]:
+    """The full run's first pass, pure: measures and contributions of (ocid, sha, compiled) items; the (ocid, sha)
+    analysed and the per-record errors, in order."""
+    analyses: list[Analysis] = []
+    done: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for ocid, sha, compiled in items:
+        try:
+            analyses.append(analyse(orjson.loads(compiled), sp))
+            done.append((ocid, sha))
+        except Exception as exc:
+            errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
+    return analyses, done, errors
+
+
+class _InProcess:
+    """The pool's interface run in this process (workers=0): the sequential path, step for step."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def _pool(workers: int) -> Executor:
+    if workers <= 0:
+        return _InProcess()  # type: ignore[return-value]
+    # spawn, never fork: a forked child would inherit the parent's open database connections and its engine.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _pipelined(
+    pool: Executor,
+    depth: int,
+    tasks: Iterable[tuple[Any, Callable[..., Any], tuple[Any, ...]]],
+    apply: Callable[[Any, Any], None],
+) -> None:
+    """Submit each task's pure work and apply results in submission order, keeping ``depth`` tasks in flight: the
+    parent reads the next chunk and writes the previous one while workers evaluate (writes stay in one session)."""
+    pending: deque[tuple[Any, Future]] = deque()
+    for context, fn, args in tasks:
+        pending.append((context, pool.submit(fn, *args)))
+        while len(pending) > depth:
+            done, future = pending.popleft()
+            apply(done, future.result())
+    while pending:
+        done, future = pending.popleft()
+        apply(done, future.result())
+
+
 def evaluate_all(
     session: Session,
     now: dt.datetime,
@@ -1274,54 +1419,102 @@ def evaluate_all(
     progress: Progress | None = None,
     commit: bool = True,
     chunk: int = CHUNK,
+    workers: int = 0,
 ) -> RunStats:
     """The full run, per source: refresh measures and contributions of changed records, rebuild baselines from the
     measure table, evaluate every organisation, then every process that is not frozen (or changed).
 
-    Each chunk commits when ``commit`` (a killed run keeps its progress; the next run finishes it, and the unique
-    keys make it idempotent)."""
+    With ``workers`` the pure per-chunk work (parse, analyse, evaluate, build and digest rows) runs in that many
+    worker processes while this one keeps every database read and write in ``session``; results are applied in
+    chunk order, so the stored rows are exactly those of ``workers=0``. Each chunk commits when ``commit`` (a killed
+    run keeps its progress; the next run finishes it, and the unique keys make it idempotent)."""
     stats = RunStats()
     rules = rules_sha(overrides)
     sources = session.scalars(select(Record.source).distinct().order_by(Record.source)).all()
-    for source in sources:
+    # A pool is worth its start-up (~1 s per spawned interpreter) only when there is more than one chunk.
+    if workers > 0 and count_records(session) <= chunk:
+        workers = 0
+    pool = _pool(workers)
+    try:
+        for source in sources:
+            run = _FullRun(session, pool, workers + 1, source, now, overrides, progress, commit, chunk, rules, stats)
+            run.run()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stats
+
+
+@dataclass
+class _FullRun:
+    """The full run of one source. ``depth``: chunks in flight (one queued beyond the busy workers, so none waits
+    while the parent writes)."""
+
+    session: Session
+    pool: Executor
+    depth: int
+    source: str
+    now: dt.datetime
+    overrides: Mapping[str, Any] | None
+    progress: Progress | None
+    commit: bool
+    chunk: int
+    rules: str
+    stats: RunStats
+    analysed: set[tuple[str, str]] = field(default_factory=set)
+    sp: SourceParams = field(init=False)
+    baselines: dict[tuple[str, str], Baseline | None] = field(init=False)
+
+    def run(self) -> None:
+        session, source, now = self.session, self.source, self.now
         # The main currency is resolved afresh (first seen, in input order) at every full run.
-        currency = _resolve_and_store_currency(session, source, now, overrides)
-        sp = SourceParams.build(source, currency, now, overrides)
+        currency = _resolve_and_store_currency(session, source, now, self.overrides)
+        self.sp = SourceParams.build(source, currency, now, self.overrides)
         # 1. Measures and contributions of records that changed since their last evaluation.
-        analysed: set[tuple[str, str]] = set()
-        for records in _chunks(session, source, chunk):
-            states = _state_rows(session, [r.ocid for r in records])
-            changed = []
-            for record in records:
-                state = states.get(record.ocid)
-                if state is None or state.compiled_sha != record.sha or state.rules_sha != rules:
-                    try:
-                        changed.append(analyse(orjson.loads(record.compiled), sp))
-                        analysed.add((record.ocid, record.sha))
-                    except Exception as exc:
-                        stats.errors.append(f"{record.ocid}: {type(exc).__name__}: {exc}")
-            if changed:
-                swap_analyses(session, source, changed, adjust_totals=False)
-            if commit:
-                session.commit()
+        _pipelined(self.pool, self.depth, self._first_pass(), self._swap)
         # 2. Peer statistics from the measure table, totals from the contributions.
-        stats.baselines += refresh_baselines(session, source, now)
+        self.stats.baselines += refresh_baselines(session, source, now)
         rebuild_totals(session, source)
-        evaluate_organisations(session, sp, now, stats)
-        if commit:
+        evaluate_organisations(session, self.sp, now, self.stats)
+        if self.commit:
             session.commit()
         # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
         store = BaselineStore(session, source, preload=True)
-        for records in _chunks(session, source, chunk):
+        self.baselines = dict(store.cache)  # complete: workers get a plain mapping, no session
+        _pipelined(self.pool, self.depth, self._second_pass(), self._write)
+
+    def _first_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
+        for records in _chunks(self.session, self.source, self.chunk):
+            states = _state_rows(self.session, [r.ocid for r in records])
+            items = []
+            for record in records:
+                state = states.get(record.ocid)
+                if state is None or state.compiled_sha != record.sha or state.rules_sha != self.rules:
+                    items.append((record.ocid, record.sha, record.compiled))
+            yield None, analyse_chunk, (self.sp, items)
+
+    def _swap(self, _context: Any, result: tuple[list[Analysis], list[tuple[str, str]], list[str]]) -> None:
+        analyses, done, errors = result
+        self.analysed.update(done)
+        self.stats.errors.extend(errors)
+        if analyses:
+            swap_analyses(self.session, self.source, analyses, adjust_totals=False)
+        if self.commit:
+            self.session.commit()
+
+    def _second_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
+        for records in _chunks(self.session, self.source, self.chunk):
             # A record that changed since the first pass is analysed here, and its organisations re-evaluated.
-            touched = evaluate_records(session, sp, records, store, now, stats, rules, analysed=analysed)
-            if touched:
-                evaluate_organisations(session, sp, now, stats, touched)
-            if commit:
-                session.commit()
-            if progress:
-                progress(len(records))
-    return stats
+            prepared = prepare_records(self.session, records, self.rules, analysed=self.analysed, stats=self.stats)
+            yield prepared, evaluate_chunk, (self.sp, prepared.items, self.baselines)
+
+    def _write(self, prepared: Prepared, result: tuple[list[Analysis], list[Evaluated], list[str]]) -> None:
+        touched = apply_evaluated(self.session, self.sp, prepared, result, self.now, self.stats, self.rules)
+        if touched:
+            evaluate_organisations(self.session, self.sp, self.now, self.stats, touched)
+        if self.commit:
+            self.session.commit()
+        if self.progress:
+            self.progress(len(prepared.records))
 
 
 def _chunks(session: Session, source: str, size: int) -> Iterator[list[RecordInput]]:

@@ -8,6 +8,7 @@ end, status, error) with the stats returned here (processes evaluated, flags rai
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -23,6 +24,12 @@ BATCH = 5000
 
 def _overrides() -> dict[str, Any] | None:
     return current_app.config.get("RED_FLAGS_SETTINGS") if has_app_context() else None
+
+
+def _workers() -> int:
+    """Worker processes for the full run (setting ``RED_FLAGS_WORKERS``); the incremental run stays in-process."""
+    configured = current_app.config.get("RED_FLAGS_WORKERS") if has_app_context() else None
+    return int(configured) if configured is not None else min(2, os.cpu_count() or 1)
 
 
 @job("evaluate_dirty_records", "interval", lease_seconds=INCREMENTAL_LEASE_SECONDS, minutes=1)
@@ -45,5 +52,5 @@ def evaluate_all_records(session: Session, now: dt.datetime, progress: engine.Pr
     with engine.engine_lock(session, now, FULL_LEASE_SECONDS) as held:
         if not held:
             return {"skipped": "another red-flag run holds the engine lease"}
-        stats = engine.evaluate_all(session, now, overrides=_overrides(), progress=progress)
+        stats = engine.evaluate_all(session, now, overrides=_overrides(), progress=progress, workers=_workers())
         return stats.as_dict()
