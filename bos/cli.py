@@ -122,7 +122,14 @@ def demo(processes: int, seed_value: int, host: str, port: int) -> None:
 
             run = run_job(app, JobSpec("evaluate_all_records", evaluate_all_records, "cron", {}))
             click.echo(f"red flags evaluated: {run.status if run else 'skipped'}")
+    from bos.demo.seed import DEMO_PASSWORD, create_demo_accounts  # noqa: PLC0415
+
+    with new_session(app) as session:
+        accounts = create_demo_accounts(session)
+        session.commit()
     click.echo(f"BOS demo on http://{host}:{port}/  (OpenAPI: /api/v1/docs)")
+    for role, email in accounts:
+        click.echo(f"  sign in as {role:<10} {email} / {DEMO_PASSWORD}")
     _serve(app, host, port, scheduler=True)
 
 

@@ -796,3 +796,33 @@ def _reset_sequences(session: Session) -> None:
                     text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value)"),
                     {"table": table.name, "value": highest},
                 )
+
+
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed by `bos demo`; demo databases only
+
+
+def create_demo_accounts(session: Session) -> list[tuple[str, str]]:
+    """One account per role for the demo, so a visitor can try every face of BOS. Returns (role, email)."""
+    from bos.accounts.models import User  # noqa: PLC0415
+    from bos.accounts.service import create_user  # noqa: PLC0415
+    from bos.enums import UserRole  # noqa: PLC0415
+
+    buyer = session.scalar(select(Organisation).where(Organisation.identifier_id == cat.BUYERS[0].code))
+    supplier = session.scalar(
+        select(Organisation).where(Organisation.kind == OrganisationKind.SUPPLIER).order_by(Organisation.id)
+    )
+    accounts = [
+        (UserRole.ADMIN, "admin@demo.bos", None),
+        (UserRole.OFFICER, "pejabat@demo.bos", buyer),
+        (UserRole.MONITOR, "pemantau@demo.bos", None),
+        (UserRole.CONTRACTOR, "penyedia@demo.bos", supplier),
+    ]
+    created = []
+    for role, email, organisation in accounts:
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            create_user(
+                session, email=email, name=email.split("@")[0].title(), role=role, password=DEMO_PASSWORD,
+                organisation=organisation,
+            )  # fmt: skip
+        created.append((role.value, email))
+    return created

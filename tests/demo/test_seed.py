@@ -131,3 +131,14 @@ def test_worker_processes_write_the_same_releases_as_one_process(tmp_path):
         engine.dispose()
     assert contents[0][0]
     assert contents[0] == contents[1]
+
+
+def test_demo_accounts_cover_every_role_and_can_sign_in(db_session, seeded):
+    from bos.accounts.service import authenticate  # noqa: PLC0415
+    from bos.demo.seed import DEMO_PASSWORD, create_demo_accounts  # noqa: PLC0415
+
+    accounts = create_demo_accounts(db_session)
+    assert {role for role, _ in accounts} == {"admin", "officer", "monitor", "contractor"}
+    assert create_demo_accounts(db_session) == accounts  # idempotent: a restarted demo creates nothing twice
+    for _role, email in accounts:
+        assert authenticate(db_session, email, DEMO_PASSWORD, "127.0.0.1").email == email
