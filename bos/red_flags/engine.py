@@ -475,12 +475,13 @@ def write_outcomes(
         elif was_flagged:
             session.execute(update(RedFlag).where(RedFlag.id == old.id).values(cleared_at=now))
     if inserts:
-        table = RedFlag.__table__
-        ids = session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), inserts).all()
-        stats.inserted += len(ids)
-        for flag_id, row in zip(ids, inserts, strict=True):
-            if row["status"] is FlagStatus.FLAGGED:
-                events.append(_event(flag_id, FlagEventKind.RAISED, row, None, now))
+        # A plain executemany, then the ids of the flagged rows only (their events need them): SQLite runs an
+        # INSERT ... RETURNING ordered by parameters one row at a time, 2-3x slower than the batch.
+        session.execute(insert(RedFlag.__table__), inserts)
+        stats.inserted += len(inserts)
+        raised = [row for row in inserts if row["status"] is FlagStatus.FLAGGED]
+        ids = _ids_by_key(session, [_key(row) for row in raised])
+        events += [_event(ids[_key(row)], FlagEventKind.RAISED, row, None, now) for row in raised]
     if updates:
         table = RedFlag.__table__
         session.execute(
@@ -539,19 +540,46 @@ def current_by_ocid(session: Session, ocids: Sequence[str]) -> dict[FlagKey, Any
     return found
 
 
+def _by_subjects(
+    session: Session, columns: Sequence[Any], source: str, code: str, subjects: Iterable[tuple[str, str]]
+) -> Iterator[Any]:
+    """Rows of one code for (grain, subject) pairs: an equality on source, code and grain and IN on subjects uses the
+    unique index's prefix (SQLite scans the whole index for a row-value IN)."""
+    by_grain: dict[str, set[str]] = defaultdict(set)
+    for grain, subject in subjects:
+        by_grain[grain].add(subject)
+    for grain, names in sorted(by_grain.items()):
+        ordered = sorted(names)
+        for start in range(0, len(ordered), 500):
+            query = select(*columns).where(
+                RedFlag.source == source,
+                RedFlag.code == code,
+                RedFlag.grain == grain,
+                RedFlag.subject.in_(ordered[start : start + 500]),
+            )
+            yield from session.connection().execute(query)
+
+
 def current_by_subject(session: Session, source: str, code: str, subjects: Iterable[tuple[str, str]]) -> dict:
     """Current rows of an organisation-grain code for (grain, subject) pairs (all their keys)."""
-    found: dict[FlagKey, Any] = {}
-    pairs = sorted(set(subjects))
-    for start in range(0, len(pairs), 300):
-        chunk = pairs[start : start + 300]
-        query = select(*_CURRENT_COLUMNS).where(
-            RedFlag.source == source,
-            RedFlag.code == code,
-            tuple_(RedFlag.grain, RedFlag.subject).in_(chunk),
-        )
-        for row in session.connection().execute(query):
-            found[(row.source, row.code, row.grain, row.subject, row.key)] = row
+    return {
+        (row.source, row.code, row.grain, row.subject, row.key): row
+        for row in _by_subjects(session, _CURRENT_COLUMNS, source, code, subjects)
+    }
+
+
+def _ids_by_key(session: Session, keys: Sequence[FlagKey]) -> dict[FlagKey, int]:
+    wanted = set(keys)
+    groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for source, code, grain, subject, _k in wanted:
+        groups[(source, code)].add((grain, subject))
+    found: dict[FlagKey, int] = {}
+    columns = (RedFlag.id, RedFlag.source, RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key)
+    for (source, code), subjects in groups.items():
+        for row in _by_subjects(session, columns, source, code, subjects):
+            key = (row.source, row.code, row.grain, row.subject, row.key)
+            if key in wanted:
+                found[key] = row.id
     return found
 
 
