@@ -1107,6 +1107,7 @@ class Evaluated:
     ocid: str
     rows: list[dict[str, Any]] | None
     state: dict[str, Any]
+    flagged_codes: tuple[str, ...] = ()  # codes it flags (rows None: the stored flags to confirm)
 
 
 #: What the pure step needs of a record: ocid, compiled JSON, whether to analyse it, its stored outcome digest.
@@ -1161,7 +1162,11 @@ def evaluate_chunk(
             "flagged": summary.flagged,
             "score": summary.score,
         }
-        evaluated.append(Evaluated(ocid, None if old_digest == digest else process_rows, state))
+        if old_digest == digest:
+            flagged = tuple(sorted({r["code"] for r in process_rows if r["status"] is FlagStatus.FLAGGED}))
+            evaluated.append(Evaluated(ocid, None, state, flagged))
+        else:
+            evaluated.append(Evaluated(ocid, process_rows, state))
     return analyses, evaluated, errors
 
 
@@ -1218,11 +1223,12 @@ def apply_evaluated(
     touched = swap_analyses(session, sp.source, analyses) if analyses else set()
     rows: list[dict[str, Any]] = []
     new_states: list[dict[str, Any]] = []
-    unchanged_ocids: list[str] = []
+    unchanged: dict[str, list[str]] = defaultdict(list)  # code -> processes whose stored flag of it is confirmed
     changed_ocids: list[str] = []
     for item in evaluated:
         if item.rows is None:
-            unchanged_ocids.append(item.ocid)  # same rows as last time: only confirm its flags
+            for code in item.flagged_codes:  # same rows as last time: only confirm its flags
+                unchanged[code].append(item.ocid)
         else:
             rows += item.rows
             changed_ocids.append(item.ocid)
@@ -1247,7 +1253,7 @@ def apply_evaluated(
     # An outcome a process no longer produces (e.g. its ocid became unusable) is kept, marked not applicable.
     rows += [_vanished(old) for old_key, old in current.items() if old_key not in new_keys]
     write_outcomes(session, rows, current, now, stats)
-    _confirm(session, unchanged_ocids, now)
+    _confirm(session, sp.source, unchanged, now)
     _save_states(session, new_states, prepared.states)
     _mark_clean(session, [*prepared.clean, *(prepared.records[e.ocid] for e in evaluated)])
     stats.processes += len(evaluated)
@@ -1294,15 +1300,26 @@ def _digest(rows: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(orjson.dumps(payload)).hexdigest()
 
 
-def _confirm(session: Session, ocids: Sequence[str], now: dt.datetime) -> None:
-    """Flags of processes whose outcomes did not change are confirmed as still holding (set-based)."""
+def _confirm(session: Session, source: str, by_code: Mapping[str, Sequence[str]], now: dt.datetime) -> None:
+    """Flags of processes whose outcomes did not change are confirmed as still holding (set-based, per code).
+
+    A process row's subject is its ocid: source, code, grain = and subject IN use the unique index, where an
+    ``ocid IN ... AND status = flagged`` led SQLite to walk every flagged row of the table for each chunk."""
     table = RedFlag.__table__
-    for start in range(0, len(ocids), 500):
-        session.execute(
-            update(table)
-            .where(table.c.ocid.in_(ocids[start : start + 500]), table.c.status == FlagStatus.FLAGGED)
-            .values(last_confirmed_at=now)
-        )
+    for code, ocids in sorted(by_code.items()):
+        for start in range(0, len(ocids), 500):
+            session.execute(
+                update(table)
+                .where(
+                    table.c.source == source,
+                    table.c.code == code,
+                    table.c.grain == "process",
+                    table.c.subject.in_(ocids[start : start + 500]),
+                    # Wrapped so no planner takes the (code, status) index and walks every flag of the code.
+                    func.coalesce(table.c.status, table.c.status) == FlagStatus.FLAGGED,
+                )
+                .values(last_confirmed_at=now)
+            )
 
 
 def _record_inputs(rows: Iterable[Any]) -> list[RecordInput]:
