@@ -126,6 +126,9 @@ def build_record(record: Record, linked: list[tuple[str, dt.datetime, str]], ver
         ],
         "compiledRelease": orjson.loads(record.compiled),
     }
+    if not linked and record.linked_releases:
+        # An imported record whose publisher only linked its releases: serve those links as published.
+        entry["releases"] = orjson.loads(record.linked_releases)
     if versioned is not None:
         entry["versionedRelease"] = versioned
     return entry

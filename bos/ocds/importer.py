@@ -230,6 +230,7 @@ class _PlannedRecord:
     compiled: dict[str, Any]
     date: dt.datetime
     where: str
+    linked: list[dict[str, Any]] = field(default_factory=list)  # the publisher's linked releases (url, date, tag)
 
 
 def _parse_date(value: Any, where: str) -> dt.datetime:
@@ -319,7 +320,12 @@ def plan_package(unit: Unit) -> tuple[list[_PlannedRelease], list[_PlannedRecord
             if not linked_dates:
                 raise Unstorable(f"{where}: no date in the compiledRelease or the linked releases")
             date = max(linked_dates)
-        records.append(_PlannedRecord(ocid, compiled, date, f"{where}.compiledRelease"))
+        linked = [
+            {key: entry[key] for key in ("url", "date", "tag") if key in entry}
+            for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("url"), str)
+        ]
+        records.append(_PlannedRecord(ocid, compiled, date, f"{where}.compiledRelease", linked))
     return releases, records, notes
 
 
@@ -446,6 +452,7 @@ def _store(
                 buyer_identifier=buyer_identifier,
                 compiled=dumps(planned.compiled).decode(),
                 versioned=None,
+                linked_releases=dumps(planned.linked).decode() if planned.linked else None,
                 needs_evaluation=True,
             )
             session.add(record)
@@ -462,6 +469,7 @@ def _store(
             )
         else:
             record.compiled = dumps(planned.compiled).decode()
+            record.linked_releases = dumps(planned.linked).decode() if planned.linked else None
             record.last_release_date = planned.date
             record.buyer_identifier = buyer_identifier
             record.needs_evaluation = True

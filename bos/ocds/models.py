@@ -57,5 +57,8 @@ class Record(Base):
     buyer_identifier: Mapped[str | None] = mapped_column(String(128), index=True)
     compiled: Mapped[str] = mapped_column(Text)
     versioned: Mapped[str | None] = mapped_column(Text)
+    # For an imported record whose publisher only linked its releases: those links (url, date, tag) as published,
+    # served in place of stored releases so the record stays valid OCDS.
+    linked_releases: Mapped[str | None] = mapped_column(Text)
     needs_evaluation: Mapped[bool] = mapped_column(default=True, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -368,3 +368,18 @@ def test_http_page_that_fails_is_reported_and_earlier_pages_kept(db_session, htt
     (outcome,) = report.problems
     assert (outcome.location.source, outcome.location.page, outcome.errors) == (f"{base}/p2", 2, ["HTTP 503"])
     assert _counts(db_session) == (1, 1)
+
+
+def test_compiled_only_record_is_served_with_the_publishers_linked_releases(db_session, client, tmp_path):
+    """A record that only links its releases keeps those links, so the served record package is valid OCDS."""
+    from bos.ocds.validate import validate_record_package  # noqa: PLC0415
+
+    package = json.loads((FICTIONAL_DIR / "record" / "ocds-213czf-000-00001.json").read_bytes())
+    published = package["records"][0]["releases"]
+    import_source(db_session, _write(tmp_path / "r.json", package), PUBLISHER)
+    db_session.commit()
+    served = orjson.loads(client.get(f"/api/ocds/records/{package['records'][0]['ocid']}").data)
+    assert served["records"][0]["releases"] == [
+        {key: entry[key] for key in ("url", "date", "tag") if key in entry} for entry in published
+    ]
+    assert validate_record_package(served, schema_source()) == []
