@@ -1,6 +1,6 @@
 """Imports every domain's models so that Alembic and the tests see one complete metadata."""
 
-from bos.accounts.models import ApiToken, AuditEntry, LoginAttempt, User
+from bos.accounts.models import AccountMessage, AccountToken, ApiToken, AuditEntry, LoginAttempt, User  # noqa: F401
 from bos.contracts.models import Contract, ContractAmendment, Milestone, Transaction
 from bos.db import Base
 from bos.notifications.models import Alert, Delivery, Digest, EventCursor, Subscription

@@ -72,4 +72,23 @@ def create_token_command(email: str, name: str) -> None:
     click.echo(created.secret)
 
 
+@users.command("invite")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="Display name (default: the email).")
+@with_appcontext
+def invite_command(email: str, name: str) -> None:
+    """Invite a monitor: an account without a password, and a mail (through the outbox) to choose one."""
+    from bos.accounts import service  # noqa: PLC0415
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with new_session(app) as session:
+        try:
+            user = service.invite_monitor(session, None, email=email, name=name)
+            session.commit()
+        except BosError as exc:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+            raise click.ClickException(f"{exc.message} {details}".strip()) from exc
+    click.echo(f"invited monitor {user.email} (id {user.id}); the mail goes out with deliver_account_messages")
+
+
 commands = [users]

@@ -15,11 +15,13 @@ from typing import Any
 import orjson
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bos.accounts.models import ApiToken, AuditEntry, LoginAttempt, User
+from bos.accounts import mail
+from bos.accounts.models import AccountToken, AccountTokenPurpose, ApiToken, AuditEntry, LoginAttempt, User
 from bos.db import utcnow
 from bos.enums import OrganisationKind, UserRole
 from bos.exceptions import BosError, Conflict, Invalid, NotAllowed, NotFound
@@ -96,6 +98,7 @@ def create_user(
         role=role,
         organisation_id=organisation.id if organisation else None,
         password_hash=hash_password(password),
+        email_verified_at=utcnow(),
     )
     session.add(user)
     session.flush()
@@ -122,7 +125,7 @@ def find_organisation(session: Session, identifier: str) -> Organisation:
 
 def get_user(session: Session, user_id: int) -> User | None:
     user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    return user if user is not None and user.is_active and user.email_verified_at is not None else None
 
 
 def _failures(session: Session, column: Any, value: str, since: dt.datetime) -> int:
@@ -152,11 +155,16 @@ def authenticate(session: Session, email: str, password: str, ip: str, now: dt.d
         raise TooManyAttempts(_("Too many failed sign-in attempts. Try again in 15 minutes."))
     user = session.scalars(select(User).where(User.email == email)).one_or_none()
     ok = user is not None and user.is_active and verify_password(user, password)
-    session.add(LoginAttempt(email=email, ip=ip[:64], at=now, succeeded=ok))
+    verified = ok and user is not None and user.email_verified_at is not None
+    session.add(LoginAttempt(email=email, ip=ip[:64], at=now, succeeded=verified))
     if not ok or user is None:
         log.warning("failed sign-in: email=%s ip=%s", email, ip)
         session.flush()
         raise AuthenticationFailed(_("Wrong email or password."))
+    if not verified:
+        # Said only to someone who knows the password, so it does not reveal which addresses registered.
+        session.flush()
+        raise NotVerified(_("Confirm your email address first: follow the link in the mail we sent you."))
     record_audit(session, user, "sign_in", ip=ip)
     session.flush()
     return user
@@ -206,7 +214,7 @@ def user_for_token(session: Session, secret: str, now: dt.datetime | None = None
     if not secret.startswith(TOKEN_PREFIX):
         return None
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))).one_or_none()
-    if token is None or token.revoked_at is not None or not token.user.is_active:
+    if token is None or token.revoked_at is not None or get_user(session, token.user_id) is None:
         return None
     now = now or utcnow()
     # Written at most hourly, so reads do not turn into writes on every request.
@@ -243,3 +251,209 @@ def record_audit(
     )
     session.add(entry)
     return entry
+
+
+# ------------------------------------------------------------------------------------------ registration, invitations
+
+VERIFY_TTL = dt.timedelta(hours=48)
+INVITE_TTL = dt.timedelta(days=7)
+# Self-registration sends mail to any address typed in: limited per address and per email, like sign-in.
+REGISTER_WINDOW = dt.timedelta(hours=1)
+MAX_REGISTRATIONS_PER_EMAIL = 3
+MAX_REGISTRATIONS_PER_IP = 10
+
+
+class NotVerified(BosError):
+    status = 403
+    code = "not_verified"
+
+
+class LinkRefused(BosError):
+    """An account link that is unknown, expired or already used. One message for all: it reveals nothing."""
+
+    status = 410
+    code = "link_refused"
+
+
+def _base_url() -> str:
+    return str(current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
+
+
+def _new_link(session: Session, user: User, purpose: AccountTokenPurpose, now: dt.datetime) -> str:
+    secret = secrets.token_urlsafe(32)
+    ttl = VERIFY_TTL if purpose is AccountTokenPurpose.VERIFY else INVITE_TTL
+    session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=_token_hash(secret), created_at=now,
+                             expires_at=now + ttl))  # fmt: skip
+    path = "verify" if purpose is AccountTokenPurpose.VERIFY else "invite"
+    return f"{_base_url()}/accounts/{path}/{secret}"
+
+
+def _check_password(password: str, repeat: str, errors: dict[str, list[str]]) -> None:
+    if len(password) < 10:
+        errors["password"] = [_("Use at least 10 characters.")]
+    elif password != repeat:
+        errors["password_repeat"] = [_("The two passwords differ.")]
+
+
+def _check_person(email: str, name: str, errors: dict[str, list[str]]) -> None:
+    if "@" not in email or len(email) > 254 or " " in email:
+        errors["email"] = [_("Not an email address.")]
+    if not name or len(name) > 200:
+        errors["name"] = [_("Between 1 and 200 characters.")]
+
+
+def _registrations(session: Session, column: Any, value: str, since: dt.datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(column == value, LoginAttempt.at >= since, LoginAttempt.kind == "register")
+        )
+        or 0
+    )
+
+
+def register_monitor(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    password_repeat: str,
+    ip: str,
+    affiliation: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """Self-registration: an unverified monitor account and a verification mail in the outbox.
+
+    An email that already has an account gets a mail saying so (or, if still unverified, a fresh link) and the
+    same answer on the page, so the form cannot be used to find out who has an account.
+    """
+    now = now or utcnow()
+    email, name, affiliation = normalise_email(email), name.strip(), affiliation.strip()
+    ip = ip[:64]
+    since = now - REGISTER_WINDOW
+    if (
+        _registrations(session, LoginAttempt.email, email[:254], since) >= MAX_REGISTRATIONS_PER_EMAIL
+        or _registrations(session, LoginAttempt.ip, ip, since) >= MAX_REGISTRATIONS_PER_IP
+    ):
+        log.warning("registration refused by rate limit: email=%s ip=%s", email, ip)
+        raise TooManyAttempts(_("Too many registrations from here. Try again in an hour."))
+    errors: dict[str, list[str]] = {}
+    _check_person(email, name, errors)
+    if len(affiliation) > 200:
+        errors["affiliation"] = [_("At most 200 characters.")]
+    _check_password(password, password_repeat, errors)
+    if errors:
+        raise Invalid(_("The registration is not valid."), errors)
+    session.add(LoginAttempt(email=email, ip=ip, at=now, succeeded=True, kind="register"))
+    existing = session.scalars(select(User).where(User.email == email)).one_or_none()
+    if existing is not None and existing.email_verified_at is None and existing.password_hash:
+        link = _new_link(session, existing, AccountTokenPurpose.VERIFY, now)
+        _queue_verification(session, existing, link, now)
+    elif existing is not None:
+        mail.queue_message(
+            session, recipient=email, template="accounts/email/exists.txt", now=now, user_id=existing.id,
+            subject=_("[BOS] You already have an account"), link=f"{_base_url()}/account/login",
+        )  # fmt: skip
+    else:
+        user = User(email=email, name=name, role=UserRole.MONITOR, affiliation=affiliation or None,
+                    password_hash=hash_password(password), email_verified_at=None, created_at=now)  # fmt: skip
+        session.add(user)
+        session.flush()
+        record_audit(session, None, "register", target=user, now=now, ip=ip)
+        _queue_verification(session, user, _new_link(session, user, AccountTokenPurpose.VERIFY, now), now)
+    session.flush()
+
+
+def _queue_verification(session: Session, user: User, link: str, now: dt.datetime) -> None:
+    mail.queue_message(
+        session, recipient=user.email, template="accounts/email/verify.txt", now=now, user_id=user.id,
+        subject=_("[BOS] Confirm your email address"), link=link, name=user.name,
+        hours=int(VERIFY_TTL.total_seconds() // 3600),
+    )  # fmt: skip
+
+
+def invite_monitor(
+    session: Session, actor: User | None, *, email: str, name: str = "", now: dt.datetime | None = None
+) -> User:
+    """An administrator (or the CLI: no actor) invites a monitor: an account without a password, and a mail."""
+    if actor is not None and not can_manage_users(actor):
+        raise NotAllowed(_("Only administrators manage accounts."))
+    now = now or utcnow()
+    email = normalise_email(email)
+    name = name.strip() or email
+    errors: dict[str, list[str]] = {}
+    _check_person(email, name[:200], errors)
+    if errors:
+        raise Invalid(_("The invitation is not valid."), errors)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(_("An account with this email already exists."))
+    user = User(email=email, name=name[:200], role=UserRole.MONITOR, email_verified_at=None, created_at=now)
+    session.add(user)
+    session.flush()
+    record_audit(session, actor, "invite_user", target=user, now=now, role=UserRole.MONITOR.value)
+    mail.queue_message(
+        session, recipient=email, template="accounts/email/invite.txt", now=now, user_id=user.id,
+        subject=_("[BOS] You are invited to BOS"), link=_new_link(session, user, AccountTokenPurpose.INVITE, now),
+        name=user.name, days=INVITE_TTL.days,
+    )  # fmt: skip
+    session.flush()
+    return user
+
+
+def _usable_token(session: Session, secret: str, purpose: AccountTokenPurpose, now: dt.datetime) -> AccountToken:
+    token = session.scalars(
+        select(AccountToken).where(AccountToken.token_hash == _token_hash(secret), AccountToken.purpose == purpose)
+    ).one_or_none()
+    if token is None or token.used_at is not None or token.expires_at <= now or not token.user.is_active:
+        raise LinkRefused(_("This link is not valid: it has expired or was already used."))
+    return token
+
+
+def _use(session: Session, token: AccountToken, now: dt.datetime) -> User:
+    # Every open link of the same kind dies with this one: an older mail cannot be replayed.
+    for other in session.scalars(
+        select(AccountToken).where(
+            AccountToken.user_id == token.user_id,
+            AccountToken.purpose == token.purpose,
+            AccountToken.used_at.is_(None),
+        )
+    ):
+        other.used_at = now
+    user = token.user
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+    return user
+
+
+def verify_email(session: Session, secret: str, now: dt.datetime | None = None) -> User:
+    """Follow a verification link: the account becomes usable (the caller signs the person in)."""
+    now = now or utcnow()
+    token = _usable_token(session, secret, AccountTokenPurpose.VERIFY, now)
+    user = _use(session, token, now)
+    record_audit(session, user, "verify_email", target=user, now=now)
+    session.flush()
+    return user
+
+
+def invitation(session: Session, secret: str, now: dt.datetime | None = None) -> User:
+    """The invited user behind a usable invitation link (to greet them on the set-password page)."""
+    return _usable_token(session, secret, AccountTokenPurpose.INVITE, now or utcnow()).user
+
+
+def accept_invitation(
+    session: Session, secret: str, password: str, password_repeat: str, now: dt.datetime | None = None
+) -> User:
+    """Set the invited monitor's password; following the mailed link also verifies the address."""
+    now = now or utcnow()
+    token = _usable_token(session, secret, AccountTokenPurpose.INVITE, now)
+    errors: dict[str, list[str]] = {}
+    _check_password(password, password_repeat, errors)
+    if errors:
+        raise Invalid(_("The password is not valid."), errors)
+    user = _use(session, token, now)
+    user.password_hash = hash_password(password)
+    record_audit(session, user, "accept_invitation", target=user, now=now)
+    session.flush()
+    return user
