@@ -78,6 +78,7 @@ def job(
 
 
 JOB_MODULES = (
+    "bos.accounts.jobs",
     "bos.tenders.jobs",
     "bos.contracts.jobs",
     "bos.ocds.jobs",

@@ -11,7 +11,6 @@ from flask_login import login_required, login_user, logout_user
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
-from bos.accounts import jobs as _jobs  # noqa: F401 - registers deliver_account_messages (see the report)
 from bos.accounts import service
 from bos.accounts.auth import web_actor
 from bos.db import get_session, new_session
