@@ -7,7 +7,6 @@ outboxes behave alike when the mail server is down: the row stays pending and is
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -16,9 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bos.accounts.models import AccountMessage, AccountMessageStatus
-from bos.notifications.delivery import DeliveryError, Mailer, render_text, retry_delay
-
-log = logging.getLogger(__name__)
+from bos.notifications.delivery import drain_outbox, render_text
 
 BATCH = 200
 SENT_BODY = "(sent; removed because it held a single-use link)"
@@ -57,7 +54,6 @@ def build_email(row: AccountMessage, now: dt.datetime) -> EmailMessage:
 
 def deliver_due(session: Session, now: dt.datetime, limit: int = BATCH) -> dict[str, int]:
     """Send the account messages that are due, one commit per message (a crash resends at most one)."""
-    max_attempts = int(current_app.config.get("NOTIFY_MAX_ATTEMPTS", 8))
     due = list(
         session.scalars(
             select(AccountMessage)
@@ -66,30 +62,17 @@ def deliver_due(session: Session, now: dt.datetime, limit: int = BATCH) -> dict[
             .limit(limit)
         )
     )
-    stats = {"sent": 0, "retrying": 0, "failed": 0}
-    mailer = Mailer()
-    try:
-        for row in due:
-            row.attempts += 1
-            try:
-                mailer.send(build_email(row, now))
-            except DeliveryError as exc:
-                row.last_error = str(exc)[:2000]
-                if row.attempts >= max_attempts:
-                    row.status = AccountMessageStatus.FAILED
-                    stats["failed"] += 1
-                    log.warning("account message %s failed for good: %s", row.id, exc)
-                else:
-                    row.next_attempt_at = now + retry_delay(row.attempts)
-                    stats["retrying"] += 1
-            else:
-                row.status = AccountMessageStatus.SENT
-                row.sent_at = now
-                row.last_error = None
-                # The link is a credential until used; the database keeps only its hash from now on.
-                row.body = SENT_BODY
-                stats["sent"] += 1
-            session.commit()
-    finally:
-        mailer.close()
-    return stats
+
+    def forget_link(row: AccountMessage) -> None:
+        # The link is a credential until used; the database keeps only its hash from now on.
+        row.body = SENT_BODY
+
+    return drain_outbox(
+        session,
+        due,
+        lambda row, mailer: mailer.send(build_email(row, now)),
+        now,
+        (AccountMessageStatus.SENT, AccountMessageStatus.FAILED),
+        on_sent=forget_link,
+        label="account message",
+    )

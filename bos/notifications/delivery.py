@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import smtplib
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -325,9 +325,53 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
+def drain_outbox(
+    session: Session,
+    due: Sequence[Any],
+    send: Callable[[Any, Mailer], None],
+    now: dt.datetime,
+    statuses: tuple[Any, Any],
+    on_sent: Callable[[Any], None] | None = None,
+    label: str = "message",
+) -> dict[str, int]:
+    """Try each due outbox row once, one commit per row; the shared retry policy of every BOS outbox.
+
+    ``statuses`` is (sent, failed) of the row's own enum. A failed try is retried after ``retry_delay`` until
+    ``NOTIFY_MAX_ATTEMPTS``, then the row is marked failed (and stays visible); nothing is ever dropped.
+    """
+    sent_status, failed_status = statuses
+    max_attempts = int(_config("NOTIFY_MAX_ATTEMPTS", 8))
+    stats = {"sent": 0, "retrying": 0, "failed": 0}
+    mailer = Mailer()
+    try:
+        for row in due:
+            row.attempts += 1
+            try:
+                send(row, mailer)
+            except DeliveryError as exc:
+                row.last_error = str(exc)[:2000]
+                if row.attempts >= max_attempts:
+                    row.status = failed_status
+                    stats["failed"] += 1
+                    log.warning("%s %s failed for good: %s", label, row.id, exc)
+                else:
+                    row.next_attempt_at = now + retry_delay(row.attempts)
+                    stats["retrying"] += 1
+            else:
+                row.status = sent_status
+                row.sent_at = now
+                row.last_error = None
+                if on_sent is not None:
+                    on_sent(row)
+                stats["sent"] += 1
+            session.commit()
+    finally:
+        mailer.close()
+    return stats
+
+
 def deliver_due(session: Session, now: dt.datetime, limit: int = BATCH) -> dict[str, int]:
     """Send the messages that are due, one commit per message."""
-    max_attempts = int(_config("NOTIFY_MAX_ATTEMPTS", 8))
     due = list(
         session.scalars(
             select(Delivery)
@@ -336,31 +380,11 @@ def deliver_due(session: Session, now: dt.datetime, limit: int = BATCH) -> dict[
             .limit(limit)
         )
     )
-    stats = {"sent": 0, "retrying": 0, "failed": 0}
-    mailer = Mailer()
-    try:
-        for delivery in due:
-            delivery.attempts += 1
-            try:
-                if delivery.channel is Channel.EMAIL:
-                    mailer.send(build_email(delivery, now))
-                else:
-                    send_webhook(delivery, now)
-            except DeliveryError as exc:
-                delivery.last_error = str(exc)[:2000]
-                if delivery.attempts >= max_attempts:
-                    delivery.status = DeliveryStatus.FAILED
-                    stats["failed"] += 1
-                    log.warning("delivery %s failed for good: %s", delivery.id, exc)
-                else:
-                    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-                    stats["retrying"] += 1
-            else:
-                delivery.status = DeliveryStatus.SENT
-                delivery.sent_at = now
-                delivery.last_error = None
-                stats["sent"] += 1
-            session.commit()
-    finally:
-        mailer.close()
-    return stats
+
+    def send(delivery: Delivery, mailer: Mailer) -> None:
+        if delivery.channel is Channel.EMAIL:
+            mailer.send(build_email(delivery, now))
+        else:
+            send_webhook(delivery, now)
+
+    return drain_outbox(session, due, send, now, (DeliveryStatus.SENT, DeliveryStatus.FAILED), label="delivery")
