@@ -33,16 +33,15 @@ def create_user_command(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with new_session(app) as session:
         try:
-            organisation = None
             identifier = buyer if role == UserRole.OFFICER else supplier if role == UserRole.CONTRACTOR else None
             if role in (UserRole.OFFICER, UserRole.CONTRACTOR) and not identifier:
                 raise click.UsageError(f"--{'buyer' if role == UserRole.OFFICER else 'supplier'} is required")
-            if identifier:
-                organisation = service.find_organisation(session, identifier)
-            user = service.create_user(
-                session, email=email, name=name or email, role=UserRole(role), password=password,
-                organisation=organisation,
+            # The same service as the administrators' page and API: the same rules, written once.
+            user = service.create_account(
+                session, None, email=email, name=name or email, role=UserRole(role), password=password,
+                organisation=identifier,
             )  # fmt: skip
+            organisation = user.organisation
             session.commit()
         except BosError as exc:
             details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())

@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from argon2 import PasswordHasher
@@ -18,15 +19,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bos.accounts import mail
 from bos.accounts.models import AccountToken, AccountTokenPurpose, ApiToken, AuditEntry, LoginAttempt, User
 from bos.db import utcnow
 from bos.enums import OrganisationKind, UserRole
-from bos.exceptions import BosError, Conflict, Invalid, NotAllowed, NotFound
+from bos.exceptions import BadParameter, BosError, Conflict, Invalid, NotAllowed, NotFound
+from bos.pagination import decode_cursor, encode_cursor
 from bos.parties.models import Organisation
 from bos.permissions import can_manage_token, can_manage_users
+from bos.tenders.models import Process
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +69,9 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(
-    session: Session,
-    *,
-    email: str,
-    name: str,
-    role: UserRole,
-    password: str,
-    organisation: Organisation | None = None,
-) -> User:
-    """Create an account (from the CLI: no actor). Officers need a buyer, contractors a supplier."""
-    email = normalise_email(email)
+def _account_errors(email: str, name: str, role: UserRole, password: str, organisation: Organisation | None) -> dict:
     errors: dict[str, list[str]] = {}
-    if "@" not in email:
-        errors["email"] = [_("Not an email address.")]
+    _check_person(email, name, errors)
     if len(password) < 10:
         errors["password"] = [_("Use at least 10 characters.")]
     if role is UserRole.OFFICER and (organisation is None or not organisation.is_buyer):
@@ -88,10 +80,27 @@ def create_user(
         errors["organisation"] = [_("A contractor belongs to a supplier.")]
     if role in (UserRole.ADMIN, UserRole.MONITOR) and organisation is not None:
         errors["organisation"] = [_("Administrators and monitors belong to no organisation.")]
+    return errors
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: UserRole,
+    password: str,
+    organisation: Organisation | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account (``actor`` None: the CLI or the demo). Officers need a buyer, contractors a supplier."""
+    email = normalise_email(email)
+    errors = _account_errors(email, name, role, password, organisation)
     if errors:
         raise Invalid(_("The account is not valid."), errors)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(_("An account with this email already exists."))
+        message = _("An account with this email already exists.")
+        raise Conflict(message, {"email": [message]})
     user = User(
         email=email,
         name=name,
@@ -102,8 +111,41 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record_audit(session, None, "create_user", target=user, role=role.value)
+    record_audit(session, actor, "create_user", target=user, role=role.value)
     return user
+
+
+def create_account(
+    session: Session,
+    actor: User | None,
+    *,
+    email: str,
+    role: UserRole,
+    password: str,
+    name: str = "",
+    organisation: str | None = None,
+) -> User:
+    """An administrator (web, API) or the CLI (no actor) creates an account; the organisation is given by its id
+    or identifier (a buyer's Kemendagri code for an officer, a supplier's NPWP for a contractor)."""
+    if actor is not None and not can_manage_users(actor):
+        raise NotAllowed(_("Only administrators manage accounts."))
+    email, name, identifier = (
+        normalise_email(email),
+        name.strip() or normalise_email(email),
+        (organisation or "").strip(),
+    )
+    unknown: dict[str, list[str]] = {}
+    org = None
+    if identifier:
+        try:
+            org = find_organisation(session, identifier)
+        except NotFound as exc:
+            unknown["organisation"] = [exc.message]
+    # An unknown identifier says so, rather than "an officer belongs to a buyer"; every other field is checked too.
+    errors = _account_errors(email, name, role, password, org) | unknown
+    if errors:
+        raise Invalid(_("The account is not valid."), errors)
+    return create_user(session, email=email, name=name, role=role, password=password, organisation=org, actor=actor)
 
 
 def find_organisation(session: Session, identifier: str) -> Organisation:
@@ -223,10 +265,181 @@ def user_for_token(session: Session, secret: str, now: dt.datetime | None = None
     return token.user
 
 
-def list_users(session: Session, actor: User) -> list[User]:
-    if not can_manage_users(actor):
+# ------------------------------------------------------------------------------------------------ administration
+
+
+def require_admin(actor: User | None) -> User:
+    if actor is None or not can_manage_users(actor):
         raise NotAllowed(_("Only administrators manage accounts."))
-    return list(session.scalars(select(User).order_by(User.id)))
+    return actor
+
+
+@dataclass(frozen=True)
+class UserFilters:
+    role: UserRole | None = None
+    organisation: str | None = None  # an id or identifier, as for ``create_account``
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]
+    next_cursor: str | None
+
+
+def list_users(
+    session: Session,
+    actor: User | None,
+    filters: UserFilters | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> UserPage:
+    """Accounts in the order they were made, in keyset pages (administrators only)."""
+    require_admin(actor)
+    filters = filters or UserFilters()
+    query = select(User).options(selectinload(User.organisation)).order_by(User.id).limit(limit + 1)
+    if filters.role is not None:
+        query = query.where(User.role == filters.role)
+    if filters.organisation:
+        try:
+            query = query.where(User.organisation_id == find_organisation(session, filters.organisation.strip()).id)
+        except NotFound as exc:
+            raise Invalid(_("Invalid filter."), {"organisation": [exc.message]}) from exc
+    if filters.active is not None:
+        query = query.where(User.is_active.is_(filters.active))
+    if cursor:
+        query = query.where(User.id > decode_cursor(cursor, 1)[0])
+    rows = list(session.scalars(query))
+    return UserPage(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+
+
+def _managed_user(session: Session, actor: User | None, user_id: int) -> tuple[User, User]:
+    admin = require_admin(actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such account."))
+    return admin, user
+
+
+def set_user_active(
+    session: Session, actor: User | None, user_id: int, active: bool, now: dt.datetime | None = None
+) -> User:
+    """Deactivate or reactivate an account (never deleted): a deactivated user cannot sign in, their open sessions
+    end and their API tokens stop working (tokens are kept, so reactivation restores them; revoke them apart)."""
+    admin, user = _managed_user(session, actor, user_id)
+    if not active and user.id == admin.id:
+        # Also keeps one active administrator: the one asking.
+        raise Conflict(_("You cannot deactivate your own account."))
+    if user.is_active != active:
+        user.is_active = active
+        record_audit(session, admin, "reactivate_user" if active else "deactivate_user", target=user, now=now)
+    session.flush()
+    return user
+
+
+def revoke_user_tokens(session: Session, actor: User | None, user_id: int, now: dt.datetime | None = None) -> int:
+    """Revoke every API token of an account (an administrator's answer to a leaked token); returns how many."""
+    admin, user = _managed_user(session, actor, user_id)
+    now = now or utcnow()
+    tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))))
+    for token in tokens:
+        token.revoked_at = now
+    record_audit(session, admin, "revoke_user_tokens", target=user, now=now, count=len(tokens))
+    session.flush()
+    return len(tokens)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    user: str | None = None  # an account's email or id
+    action: str | None = None
+    date_from: dt.date | None = None  # local days (``TIMEZONE``), both included
+    date_to: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: dt.datetime
+    user_id: int | None
+    user_email: str | None
+    action: str
+    process_id: int | None
+    ocid: str | None
+    object_type: str | None
+    object_id: int | None
+    detail: Any
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditRow]
+    next_cursor: str | None
+
+
+def audit_actions(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def list_audit(
+    session: Session,
+    actor: User | None,
+    filters: AuditFilters | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> AuditPage:
+    """The internal audit log, newest first, in keyset pages on ``(at, id)`` (administrators only)."""
+    require_admin(actor)
+    filters = filters or AuditFilters()
+    query = (
+        select(AuditEntry, User.email, Process.ocid)
+        .outerjoin(User, User.id == AuditEntry.user_id)
+        .outerjoin(Process, Process.id == AuditEntry.process_id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if filters.user:
+        ref = filters.user.strip()
+        user_id = session.scalar(
+            select(User.id).where(User.id == int(ref) if ref.isdigit() else User.email == normalise_email(ref))
+        )
+        if user_id is None:
+            raise Invalid(_("Invalid filter."), {"user": [_("No account with this email.")]})
+        query = query.where(AuditEntry.user_id == user_id)
+    if filters.action:
+        query = query.where(AuditEntry.action == filters.action.strip())
+    if filters.date_from:
+        query = query.where(AuditEntry.at >= _local_midnight(filters.date_from))
+    if filters.date_to:
+        query = query.where(AuditEntry.at < _local_midnight(filters.date_to + dt.timedelta(days=1)))
+    if cursor:
+        at_text, last_id = decode_cursor(cursor, 2)
+        try:
+            at = dt.datetime.fromisoformat(at_text)
+        except (TypeError, ValueError) as exc:
+            raise BadParameter("Malformed cursor.", {"cursor": ["Not a cursor issued by this server."]}) from exc
+        query = query.where((AuditEntry.at < at) | ((AuditEntry.at == at) & (AuditEntry.id < last_id)))
+    rows = [
+        AuditRow(
+            id=entry.id,
+            at=entry.at,
+            user_id=entry.user_id,
+            user_email=email,
+            action=entry.action,
+            process_id=entry.process_id,
+            ocid=ocid,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            detail=orjson.loads(entry.detail) if entry.detail else None,
+        )
+        for entry, email, ocid in session.execute(query)
+    ]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return AuditPage(rows[:limit], encode_cursor([last.at.isoformat(), last.id]) if last else None)
 
 
 def record_audit(

@@ -1,20 +1,23 @@
 """Sign-in and sign-out, each user's API tokens (created here, shown once), monitor self-registration and
-invitations (``/accounts/...``)."""
+invitations (``/accounts/...``), and the administrators' pages: accounts and the audit log (``/accounts/admin/...``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from bos.accounts import service
 from bos.accounts.auth import web_actor
+from bos.accounts.schemas import AuditQuerySchema, UserActiveSchema, UserInputSchema, UserQuerySchema
 from bos.db import get_session, new_session
-from bos.exceptions import BosError
+from bos.exceptions import BosError, Invalid
 from bos.permissions import can_manage_users
 
 # No prefix: sign-in and tokens live under /account, registration and invitations under /accounts.
@@ -155,3 +158,103 @@ def accept_invitation(token: str) -> Any:
     login_user(user)
     flash(_("Your password is set. Welcome to BOS."))
     return redirect(url_for("tenders.index"))
+
+
+# ------------------------------------------------------------------------------------------------ administration
+# Administrators only: each view asks the service first, so anyone else gets a 403 before any input is read.
+
+
+def _load(schema: Schema, data: Mapping[str, str]) -> dict[str, Any]:
+    """A form or filter through its schema; "" means "not given", as the filter forms send it."""
+    try:
+        return schema.load({k: v for k, v in data.items() if v != "" and k not in ("csrf_token", "lang")})
+    except ValidationError as exc:
+        raise Invalid(_("Some fields are not valid."), exc.normalized_messages()) from exc  # type: ignore[arg-type]
+
+
+def _next_page(endpoint: str, cursor: str | None) -> str | None:
+    args = {k: v for k, v in request.args.items() if k != "cursor"}
+    return url_for(endpoint, **args, cursor=cursor) if cursor else None
+
+
+@bp.get("/accounts/admin/users")
+@login_required
+def admin_users() -> Any:
+    service.require_admin(web_actor())
+    form = {key: request.args.get(key, "") for key in ("role", "organisation", "active")}
+    try:
+        args = _load(UserQuerySchema(), request.args)
+        filters = service.UserFilters(role=args["role"], organisation=args["organisation"], active=args["active"])
+        page = service.list_users(get_session(), web_actor(), filters, args["cursor"], args["limit"])
+    except Invalid as exc:
+        html = render_template("accounts/admin_users.html", form=form, page=None, errors=exc.errors, error=exc.message)
+        return html, exc.status
+    next_url = _next_page("accounts.admin_users", page.next_cursor)
+    return render_template("accounts/admin_users.html", form=form, page=page, errors={}, next_url=next_url)
+
+
+@bp.route("/accounts/admin/users/new", methods=["GET", "POST"])
+@login_required
+def admin_new_user() -> Any:
+    actor = service.require_admin(web_actor())
+    form = {key: request.form.get(key, "") for key in ("email", "name", "role", "organisation")}
+    if request.method == "GET":
+        return render_template("accounts/admin_user_new.html", form=form, errors={})
+    try:
+        user = service.create_account(get_session(), actor, **_load(UserInputSchema(), request.form))
+    except BosError as exc:
+        # The password is never sent back into the page; everything else is kept.
+        html = render_template("accounts/admin_user_new.html", form=form, errors=exc.errors, error=exc.message)
+        return html, exc.status
+    flash(_("The account %(email)s was created.", email=user.email))
+    return redirect(url_for("accounts.admin_users"))
+
+
+def _back_to_users() -> Response:
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/accounts/admin/") else url_for("accounts.admin_users"))
+
+
+@bp.post("/accounts/admin/users/<int:user_id>/active")
+@login_required
+def admin_set_active(user_id: int) -> Response:
+    actor = service.require_admin(web_actor())
+    active = _load(UserActiveSchema(), request.form)["active"]
+    user = service.set_user_active(get_session(), actor, user_id, active)
+    flash(
+        _("%(email)s can sign in again.", email=user.email)
+        if active
+        else _("%(email)s is deactivated: they cannot sign in and their API tokens stop working.", email=user.email)
+    )
+    return _back_to_users()
+
+
+@bp.post("/accounts/admin/users/<int:user_id>/revoke-tokens")
+@login_required
+def admin_revoke_tokens(user_id: int) -> Response:
+    actor = service.require_admin(web_actor())
+    count = service.revoke_user_tokens(get_session(), actor, user_id)
+    flash(_("API tokens revoked: %(count)s.", count=count))
+    return _back_to_users()
+
+
+@bp.get("/accounts/admin/audit-log")
+@login_required
+def admin_audit_log() -> Any:
+    actor = service.require_admin(web_actor())
+    session = get_session()
+    form = {key: request.args.get(key, "") for key in ("user", "action", "date_from", "date_to")}
+    context = {"form": form, "actions": service.audit_actions(session)}
+    try:
+        args = _load(AuditQuerySchema(), request.args)
+        filters = service.AuditFilters(
+            user=args["user"], action=args["action"], date_from=args["date_from"], date_to=args["date_to"]
+        )
+        page = service.list_audit(session, actor, filters, args["cursor"], args["limit"])
+    except Invalid as exc:
+        html = render_template(
+            "accounts/admin_audit_log.html", page=None, errors=exc.errors, error=exc.message, **context
+        )
+        return html, exc.status
+    next_url = _next_page("accounts.admin_audit_log", page.next_cursor)
+    return render_template("accounts/admin_audit_log.html", page=page, errors={}, next_url=next_url, **context)
