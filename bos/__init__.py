@@ -54,14 +54,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from bos.accounts.auth import init_auth  # noqa: PLC0415
+    from bos.accounts.auth import TokenSecurityPlugin, init_auth  # noqa: PLC0415
     from bos.extensions import api, babel, csrf  # noqa: PLC0415
 
     translations = compile_translations(Path(app.config["CACHE_DIR"]) / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations)
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(remember_language)
-    api.init_app(app)
+    # The bearer-token scheme, and ``security`` on every operation whose handler requires a token.
+    api.init_app(app, spec_kwargs={"extra_plugins": [TokenSecurityPlugin(app)]})
     csrf.init_app(app)  # every HTML form; the token-authenticated API blueprints are exempted where registered
     init_auth(app)
 

@@ -6,6 +6,11 @@ The API authenticates by token only, never by the session cookie: that is why it
 
 from __future__ import annotations
 
+import inspect
+from types import CodeType
+from typing import Any
+
+from apispec import APISpec, BasePlugin
 from flask import Flask, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -52,3 +57,55 @@ def require_api_actor() -> User:
     if user is None:
         raise service.AuthenticationFailed(_("This request needs an API token: 'Authorization: Bearer <token>'."))
     return user
+
+
+# ------------------------------------------------------------------------------------------------------ OpenAPI
+
+TOKEN_SCHEME = "bearerToken"  # noqa: S105 - the name of the OpenAPI security scheme, not a secret
+TOKEN_SECURITY = [{TOKEN_SCHEME: []}]
+
+
+def _calls(code: CodeType, name: str) -> bool:
+    return name in code.co_names or any(_calls(c, name) for c in code.co_consts if isinstance(c, CodeType))
+
+
+def needs_token(handler: Any) -> bool:
+    """Whether an API handler (under flask-smorest's decorators) calls ``require_api_actor``.
+
+    The OpenAPI ``security`` of an operation is derived from the call that enforces it, so the document cannot
+    drift from the code: every domain's API calls ``require_api_actor()`` in the handler itself (a handler that only
+    calls ``api_actor()`` takes an optional token and stays public). A handler that checked through a helper of its
+    own would not be seen, hence the test that every operation answering 401 is marked.
+    """
+    code = getattr(inspect.unwrap(handler), "__code__", None)
+    return code is not None and _calls(code, require_api_actor.__name__)
+
+
+class TokenSecurityPlugin(BasePlugin):
+    """apispec plugin: declares the bearer-token scheme and marks the operations that need a token."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        spec.components.security_scheme(
+            TOKEN_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API token (create one at /account/tokens or with 'bos users token'), "
+                "sent as 'Authorization: Bearer <token>'. It acts with its owner's rights.",
+            },
+        )
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+        rule = kwargs.get("rule")  # flask-smorest passes the werkzeug rule of the endpoint being documented
+        view = self.app.view_functions.get(rule.endpoint) if rule is not None else None
+        if view is None or not operations:
+            return
+        view_class = getattr(view, "view_class", None)
+        for method, operation in operations.items():
+            handler = getattr(view_class, method, None) if view_class is not None else view
+            if "security" not in operation and handler is not None and needs_token(handler):
+                operation["security"] = TOKEN_SECURITY
