@@ -89,7 +89,10 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_process_at", "process_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_process_at", "process_id", "at"),
+        Index("ix_audit_log_at_id", "at", "id"),  # the audit-log page: newest first, keyset on (at, id)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
