@@ -104,6 +104,19 @@ SETTINGS: tuple[Option, ...] = (
         "Forward feed pages hide releases younger than this, so a late-committing write is never skipped.",
         int,
     ),
+    Option(
+        "UPLOAD_DIR",
+        "BOS_UPLOAD_DIR",
+        None,
+        "Where uploaded document files are kept, named by their SHA-256. Default: instance/uploads.",
+    ),
+    Option(
+        "UPLOAD_MAX_BYTES",
+        "BOS_UPLOAD_MAX_BYTES",
+        20 * 1024 * 1024,
+        "Largest document file an officer may upload, in bytes (PDF, office documents, images).",
+        int,
+    ),
     Option("LOCALE", "BOS_LOCALE", "id", "Default interface language (`id` or `en`)."),
     Option("TIMEZONE", "BOS_TIMEZONE", "Asia/Jakarta", "Display time zone; everything is stored in UTC."),
     Option("CURRENCY", "BOS_CURRENCY", "IDR", "Default ISO 4217 currency."),
@@ -181,4 +194,5 @@ def default_paths(instance_path: str) -> dict[str, str]:
     return {
         "DATABASE_URL": f"sqlite:///{base / 'bos.sqlite3'}",
         "CACHE_DIR": str(base / "cache"),
+        "UPLOAD_DIR": str(base / "uploads"),
     }
