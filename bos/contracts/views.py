@@ -15,7 +15,7 @@ from bos.contracts.schemas import (
     TransactionInputSchema,
 )
 from bos.enums import MilestoneStatus
-from bos.tenders.forms import Input, Step
+from bos.tenders.forms import CONTRACT_DOCUMENTS, Input, Step
 
 bp = Blueprint("contracts", __name__)
 
@@ -26,7 +26,7 @@ CONTRACT_STEPS: tuple[Step, ...] = (
           Input("value_amount", _l("Contract value"), "money", required=True),
           Input("period_start", _l("Contract starts"), "datetime", required=True),
           Input("period_end", _l("Contract ends"), "datetime", required=True),
-          Input("title", _l("Title"))), document=True),
+          Input("title", _l("Title"))), documents=CONTRACT_DOCUMENTS),
     Step("sign_contract", _l("Record the signature"), SignatureInputSchema,
          lambda s, a, p, d, t: service.sign_contract(s, a, p, t, d),  # type: ignore[arg-type]
          (Input("date_signed", _l("Signed on"), "datetime"),), target="contract_id"),

@@ -6,10 +6,12 @@ each a form posting to one service function; contractors bid from the process pa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -32,8 +34,20 @@ from bos.exceptions import BadParameter, Invalid, NotAllowed, NotFound
 from bos.i18n import LANGUAGES
 from bos.parties.models import Organisation
 from bos.permissions import can_bid, can_manage_process
-from bos.tenders import service
-from bos.tenders.forms import Input, Step, run_step
+from bos.tenders import documents, service
+from bos.tenders.forms import (
+    DOCUMENT_TYPES,
+    ITEM_FIELDS,
+    TENDER_DOCUMENTS,
+    FormInvalid,
+    Input,
+    PostedForm,
+    Step,
+    error_summary,
+    form_errors,
+    read_form,
+    run_step,
+)
 from bos.tenders.models import Bid, Process
 from bos.tenders.schemas import (
     AwardInputSchema,
@@ -54,9 +68,31 @@ from bos.tenders.schemas import (
 bp = Blueprint("tenders", __name__)
 
 
+@bp.record_once
+def _limit_request_size(state: BlueprintSetupState) -> None:
+    # A form with documents carries a few files of at most UPLOAD_MAX_BYTES each; anything far larger is refused
+    # (413) before it is read, unless the deployment set its own MAX_CONTENT_LENGTH. Each file is checked against
+    # the limit itself while it is stored, with a message next to its input.
+    config = state.app.config
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = 10 * int(config["UPLOAD_MAX_BYTES"]) + 2**20
+
+
 @bp.app_context_processor
 def _display_zone() -> dict[str, Any]:
     return {"display_zone": lambda: ZoneInfo(current_app.config["TIMEZONE"])}
+
+
+@bp.context_processor
+def _form_globals() -> dict[str, Any]:
+    """What the step forms' rows need (templates/tenders/_form.html)."""
+    return {
+        "item_fields": ITEM_FIELDS,
+        "document_types": DOCUMENT_TYPES,
+        "upload_accept": ",".join(f".{extension}" for extension in documents.ALLOWED_TYPES),
+        "upload_types": ", ".join(extension.upper() for extension in documents.ALLOWED_TYPES),
+        "upload_max_mb": int(current_app.config["UPLOAD_MAX_BYTES"]) // 2**20,
+    }
 
 
 @bp.get("/")
@@ -83,6 +119,11 @@ def index() -> str:
 
 @bp.get("/processes/<int:process_id>")
 def detail(process_id: int) -> str:
+    return _detail_page(process_id)
+
+
+def _detail_page(process_id: int, bid_form: dict[str, Any] | None = None) -> str:
+    """The public process page; ``bid_form`` (values, errors, message) shows a refused bid again."""
     session = get_session()
     actor = web_actor()
     # The public page shows the published process to everyone, officers included; drafts are on /manage.
@@ -106,6 +147,8 @@ def detail(process_id: int) -> str:
         own_bids=own_bids,
         bidding=bidding,
         can_manage=can_manage_process(actor, view.process),
+        documents=[d for d in view.process.documents if documents.is_public(session, d)],
+        bid_form=bid_form or {"values": {}, "errors": {}, "message": None, "summary": []},
     )
 
 
@@ -130,14 +173,25 @@ def set_language(code: str) -> Response:
 
 @bp.post("/processes/<int:process_id>/bid")
 @login_required
-def submit_bid(process_id: int) -> Response:
+def submit_bid(process_id: int) -> Any:
+    values = {k: request.form.get(k, "").strip() for k in ("value_amount", "value_currency")}
     try:
-        data = BidInputSchema().load(
-            {k: v for k, v in request.form.items() if v and k in ("value_amount", "value_currency")}
-        )
-    except ValidationError as exc:
-        raise Invalid(_("Some fields are not valid."), exc.normalized_messages()) from exc  # type: ignore[arg-type]
-    service.submit_bid(get_session(), web_actor(), process_id, data)
+        data = BidInputSchema().load({k: v for k, v in values.items() if v})
+        service.submit_bid(get_session(), web_actor(), process_id, data)
+    except (ValidationError, Invalid) as exc:
+        get_session().rollback()
+        if isinstance(exc, ValidationError):
+            message, errors = _("Some fields are not valid."), form_errors(exc.normalized_messages())  # type: ignore[arg-type]
+        else:
+            message, errors = exc.message, form_errors(exc.errors)
+        summary = [
+            ("bid-value", _("Your price"), " ".join(messages))
+            if key == "value_amount"
+            else ("bid-form", key, " ".join(messages))
+            for key, messages in errors.items()
+        ]
+        bid_form = {"values": values, "errors": errors, "message": message, "summary": summary}
+        return _detail_page(process_id, bid_form), 422
     flash(_("Your sealed bid was saved. No one can read it before the bids are opened."))
     return redirect(url_for("tenders.detail", process_id=process_id))
 
@@ -166,12 +220,18 @@ def _tender_prefill(view: service.ProcessView) -> dict[str, Any]:
     if tender is None:
         return {}
     values = {key: getattr(tender, key) for key in service.TENDER_FIELDS}
-    if tender.items:
-        item = tender.items[0]
-        values |= {
-            f"item_{k}": getattr(item, k)
-            for k in ("description", "classification_id", "quantity", "unit_name", "unit_value_amount")
+    values["items"] = [{key: getattr(item, key) for key, _label in ITEM_FIELDS} for item in tender.items]
+    values["documents"] = [
+        {
+            "document_type": d.document_type,
+            "title": d.title,
+            "url": "" if d.sha256 else d.url,
+            "sha256": d.sha256 or "",
+            "format": d.format or "",
         }
+        for d in view.process.documents
+        if d.section == "tender"
+    ]
     return values
 
 
@@ -211,10 +271,11 @@ TENDER_STEPS: tuple[Step, ...] = (
     Step("publish_planning", _l("Publish the plan (RUP)"), PublishSchema,
          lambda s, a, p, d, _t: service.publish_planning(s, a, p, d)),
     Step("create_tender", _l("Prepare the tender"), TenderInputSchema,
-         lambda s, a, p, d, _t: service.save_tender(s, a, p, d), TENDER_INPUTS, item_line=True, document=True),
+         lambda s, a, p, d, _t: service.save_tender(s, a, p, d), TENDER_INPUTS, item_lines=True,
+         documents=TENDER_DOCUMENTS),
     Step("update_tender", _l("Edit the draft tender"), TenderUpdateSchema,
-         lambda s, a, p, d, _t: service.save_tender(s, a, p, d), TENDER_INPUTS, item_line=True, document=True,
-         prefill=_tender_prefill),
+         lambda s, a, p, d, _t: service.save_tender(s, a, p, d), TENDER_INPUTS, item_lines=True,
+         documents=TENDER_DOCUMENTS, prefill=_tender_prefill),
     Step("publish_tender", _l("Publish the tender"), PublishSchema,
          lambda s, a, p, d, _t: service.publish_tender(s, a, p, d)),
     Step("amend_tender", _l("Amend the tender"), TenderAmendmentInputSchema,
@@ -297,6 +358,16 @@ def manage_index() -> str:
     raise NotAllowed(_("Only officers and contractors have work to manage."))
 
 
+NEW_PROCESS = Step(
+    "create_process",
+    _l("New process: the plan (RUP entry)"),
+    PlanningInputSchema,
+    lambda s, a, _p, d, _t: service.create_process(s, a, d, current_app.config["OCID_PREFIX"]),
+    PLANNING_INPUTS,
+    endpoint="tenders.manage_new",
+)
+
+
 @bp.route("/manage/processes/new", methods=["GET", "POST"])
 @login_required
 def manage_new() -> Any:
@@ -304,20 +375,19 @@ def manage_new() -> Any:
     if actor is None or actor.role is not UserRole.OFFICER:
         raise NotAllowed(_("Only a buyer's officers can plan its processes."))
     if request.method == "GET":
-        step = Step(
-            "create_process",
-            _l("New process: the plan (RUP entry)"),
-            PlanningInputSchema,
-            lambda *a: None,
-            PLANNING_INPUTS,
-        )
-        return render_template("tenders/new.html", step=step, values={"budget_source": "APBD"})
+        return render_template("tenders/new.html", step=NEW_PROCESS, values={"budget_source": "APBD"}, errors={})
     try:
-        payload = {k: v for k, v in request.form.items() if v != "" and k != "csrf_token"}
-        data = PlanningInputSchema().load(payload)
-    except ValidationError as exc:
-        raise Invalid(_("Some fields are not valid."), exc.normalized_messages()) from exc  # type: ignore[arg-type]
-    process = service.create_process(get_session(), actor, data, current_app.config["OCID_PREFIX"])
+        process = run_step(NEW_PROCESS, get_session(), actor, 0)
+    except FormInvalid as exc:
+        get_session().rollback()
+        return render_template(
+            "tenders/new.html",
+            step=NEW_PROCESS,
+            values=exc.values,
+            errors=exc.errors,
+            message=exc.message,
+            summary=error_summary(NEW_PROCESS, exc.errors),
+        ), 422
     flash(_("The draft process was created. It stays private until you publish the plan."))
     return redirect(url_for("tenders.manage", process_id=process.id))
 
@@ -325,6 +395,11 @@ def manage_new() -> Any:
 @bp.get("/manage/processes/<int:process_id>")
 @login_required
 def manage(process_id: int) -> str:
+    return _manage_page(process_id)
+
+
+def _manage_page(process_id: int, step: Step | None = None, form: PostedForm | FormInvalid | None = None) -> str:
+    """The officer's page with the steps possible now; ``step`` and ``form`` show one step's post again."""
     session = get_session()
     actor = web_actor()
     view = service.view_process(session, actor, process_id)
@@ -339,6 +414,12 @@ def manage(process_id: int) -> str:
     steps = _all_steps()
     offered = [steps[a] for a in view.actions if a in steps]
     values: dict[str, dict[str, Any]] = {s.action: (s.prefill(view) if s.prefill else {}) for s in offered}
+    errors: dict[str, dict[str, list[str]]] = {}
+    summary: list[tuple[str, str, str]] = []
+    if step is not None and form is not None:
+        values[step.action] = form.values
+        errors[step.action] = form.errors
+        summary = error_summary(step, form.errors)
     return render_template(
         "tenders/manage.html",
         view=view,
@@ -347,16 +428,53 @@ def manage(process_id: int) -> str:
         bids=bids,
         steps=offered,
         values=values,
+        errors=errors,
+        summary=summary,
+        message=form.message if isinstance(form, FormInvalid) else None,
         choices=_choices(view, bids),
     )
 
 
 @bp.post("/manage/processes/<int:process_id>/<action>")
 @login_required
-def manage_step(process_id: int, action: str) -> Response:
+def manage_step(process_id: int, action: str) -> Any:
     step = _all_steps().get(action)
     if step is None:
         raise NotFound(_("No such step."))
-    run_step(step, get_session(), web_actor(), process_id)
+    if request.form.get("add_line") in ("items", "documents"):
+        # Without JavaScript, "add a line" posts the form: show it again, as typed, with one more blank line.
+        posted = read_form(step)
+        posted.values.setdefault(request.form["add_line"], []).append({})
+        return _manage_page(process_id, step, posted)
+    session = get_session()
+    try:
+        run_step(step, session, web_actor(), process_id)
+    except FormInvalid as exc:
+        session.rollback()  # the service may have changed rows before it refused: show the page as it was
+        return _manage_page(process_id, step, exc), 422
     flash(_("Saved: %(step)s.", step=step.title))
     return redirect(url_for("tenders.manage", process_id=process_id))
+
+
+@bp.get("/documents/<sha256>")
+def document_file(sha256: str) -> Response:
+    """An uploaded document: public once its section is published, before that only for the buyer's officers."""
+    store = documents.DocumentStore.from_config(current_app.config)
+    found = documents.readable_file(get_session(), store, web_actor(), sha256)
+    name = re.sub(r"[^\w.-]+", "-", found.document.title).strip("-.")[:80] or sha256[:12]
+    response = send_file(
+        found.path,
+        mimetype=found.document.format or "application/octet-stream",
+        download_name=f"{name}.{documents.extension_of(found.document.format)}",
+        etag=sha256,
+        conditional=True,
+        max_age=365 * 24 * 3600 if found.public else 0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if found.public:
+        response.cache_control.public = True
+        response.cache_control.immutable = True  # content-addressed: these bytes never change at this address
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response
