@@ -408,7 +408,7 @@ def list_audit(
             select(User.id).where(User.id == int(ref) if ref.isdigit() else User.email == normalise_email(ref))
         )
         if user_id is None:
-            raise Invalid(_("Invalid filter."), {"user": [_("No account with this email.")]})
+            raise Invalid(_("Invalid filter."), {"user": [_("No such account.")]})
         query = query.where(AuditEntry.user_id == user_id)
     if filters.action:
         query = query.where(AuditEntry.action == filters.action.strip())
