@@ -62,6 +62,7 @@ from bos.red_flags.models import (
     RedFlagProcess,
 )
 from bos.red_flags.stats import Baseline
+from bos.red_flags.writes import insert_rows, update_rows
 
 log = logging.getLogger(__name__)
 
@@ -477,20 +478,13 @@ def write_outcomes(
     if inserts:
         # A plain executemany, then the ids of the flagged rows only (their events need them): SQLite runs an
         # INSERT ... RETURNING ordered by parameters one row at a time, 2-3x slower than the batch.
-        session.execute(insert(RedFlag.__table__), inserts)
+        insert_rows(session.connection(), RedFlag.__table__, inserts)
         stats.inserted += len(inserts)
         raised = [row for row in inserts if row["status"] is FlagStatus.FLAGGED]
         ids = _ids_by_key(session, [_key(row) for row in raised])
         events += [_event(ids[_key(row)], FlagEventKind.RAISED, row, None, now) for row in raised]
     if updates:
-        table = RedFlag.__table__
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in updates[0] if name != "b_id"}),
-            updates,
-            execution_options={"synchronize_session": False},
-        )
+        update_rows(session.connection(), RedFlag.__table__, updates)
         stats.updated += len(updates)
     for start in range(0, len(confirmed), 500):
         session.execute(
@@ -500,7 +494,7 @@ def write_outcomes(
             .execution_options(synchronize_session=False)
         )
     if events:
-        session.execute(insert(RedFlagEvent.__table__), events)
+        insert_rows(session.connection(), RedFlagEvent.__table__, events)
         for event in events:
             kind = event["kind"]
             if kind is FlagEventKind.RAISED:
@@ -653,10 +647,8 @@ def swap_analyses(
         for code, key, value in a.measures
     ]
     contributions = [_contribution_row(row, source) for a in analyses for row in a.contributions]
-    if measures:
-        session.execute(insert(RedFlagMeasure.__table__), measures)
-    if contributions:
-        session.execute(insert(RedFlagContribution.__table__), contributions)
+    insert_rows(session.connection(), RedFlagMeasure.__table__, measures)
+    insert_rows(session.connection(), RedFlagContribution.__table__, contributions)
     delta: dict[GroupKey, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     for row in old_rows:
         entry = delta[(row.code, row.grain, row.subject, row.key)]
@@ -1042,6 +1034,7 @@ class RecordInput:
     source: str
     compiled: str
     release_count: int
+    dirty: bool = True  # needs_evaluation when read
     sha: str = ""
 
     def __post_init__(self) -> None:
@@ -1049,15 +1042,18 @@ class RecordInput:
 
 
 def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
-    # Only if the record did not change meanwhile (a release stored after we read it keeps the mark).
-    if not records:
+    # Only records read dirty, and only if they did not change meanwhile (a release stored after we read it keeps
+    # the mark; one marked after we read it clean keeps it too).
+    # (Through Core: the statement also sets ``updated_at`` by its onupdate default.)
+    rows = [{"b_id": r.id, "b_count": r.release_count} for r in records if r.dirty]
+    if not rows:
         return
     table = Record.__table__
     session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.release_count == bindparam("b_count"))
         .values(needs_evaluation=False),
-        [{"b_id": r.id, "b_count": r.release_count} for r in records],
+        rows,
         execution_options={"synchronize_session": False},
     )
 
@@ -1082,16 +1078,8 @@ def _save_states(session: Session, states: Sequence[dict[str, Any]], existing: M
     table = RedFlagProcess.__table__
     updates = [{**s, "b_id": existing[s["ocid"]].id} for s in states if s["ocid"] in existing]
     inserts = [s for s in states if s["ocid"] not in existing]
-    if updates:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in updates[0] if name not in {"b_id", "ocid"}}),
-            updates,
-            execution_options={"synchronize_session": False},
-        )
-    if inserts:
-        session.execute(insert(table), inserts)
+    update_rows(session.connection(), table, [{k: v for k, v in s.items() if k != "ocid"} for s in updates])
+    insert_rows(session.connection(), table, inserts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1150,8 +1138,7 @@ def evaluate_chunk(
             errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
             continue
         buyer, suppliers = _release_parties(release)
-        process_rows = [flag_row(o, sp.source, buyer, suppliers) for o in outcomes]
-        digest = _digest(process_rows)
+        digest = _digest(sp.source, buyer, suppliers, outcomes)
         summary = composite(outcomes)
         state = {
             "buyer": buyer,
@@ -1162,11 +1149,11 @@ def evaluate_chunk(
             "flagged": summary.flagged,
             "score": summary.score,
         }
-        if old_digest == digest:
-            flagged = tuple(sorted({r["code"] for r in process_rows if r["status"] is FlagStatus.FLAGGED}))
+        if old_digest == digest:  # the rows would be those stored: none are built
+            flagged = tuple(sorted({o.code for o in outcomes if o.status == FLAGGED}))
             evaluated.append(Evaluated(ocid, None, state, flagged))
         else:
-            evaluated.append(Evaluated(ocid, process_rows, state))
+            evaluated.append(Evaluated(ocid, [flag_row(o, sp.source, buyer, suppliers) for o in outcomes], state))
     return analyses, evaluated, errors
 
 
@@ -1280,24 +1267,32 @@ def evaluate_records(
     return apply_evaluated(session, sp, prepared, result, now, stats, rules)
 
 
-def _digest(rows: Sequence[Mapping[str, Any]]) -> str:
+def _digest(source: str, buyer: str | None, suppliers: Sequence[str], outcomes: Sequence[Outcome]) -> str:
+    """A digest of everything a process's outcome rows are built from (``flag_row`` is a function of these), so
+    equal digests mean equal rows and a steady run need not build them."""
     payload = [
-        (
-            r["code"],
-            r["grain"],
-            r["subject"],
-            r["key"],
-            r["status"].value,
-            r["value"],
-            r["score"],
-            r["evidence"],
-            r["parties"],
-            r["buyer"],
-            r["rule_version"],
-        )
-        for r in rows
+        source,
+        buyer,
+        list(suppliers),
+        [
+            (
+                o.code,
+                REGISTRY[o.code].version,
+                o.grain,
+                o.subject,
+                o.key,
+                o.ocid,
+                o.status,
+                _finite(o.value),
+                float(o.score),
+                dict(o.evidence),
+                list(o.marked),
+            )
+            for o in outcomes
+        ],
     ]
-    return hashlib.sha256(orjson.dumps(payload)).hexdigest()
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    return hashlib.sha256(orjson.dumps(payload, option=options, default=str)).hexdigest()
 
 
 def _confirm(session: Session, source: str, by_code: Mapping[str, Sequence[str]], now: dt.datetime) -> None:
@@ -1323,10 +1318,17 @@ def _confirm(session: Session, source: str, by_code: Mapping[str, Sequence[str]]
 
 
 def _record_inputs(rows: Iterable[Any]) -> list[RecordInput]:
-    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count) for r in rows]
+    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count, r.needs_evaluation) for r in rows]
 
 
-_RECORD_COLUMNS = (Record.id, Record.ocid, Record.source, Record.compiled, Record.release_count)
+_RECORD_COLUMNS = (
+    Record.id,
+    Record.ocid,
+    Record.source,
+    Record.compiled,
+    Record.release_count,
+    Record.needs_evaluation,
+)
 
 
 def _source_params(

@@ -1,0 +1,123 @@
+"""The engine's bulk writes through the DBAPI cursor (executemany, COPY on PostgreSQL) store exactly what the Core
+statements store (bos/red_flags/writes.py), on whichever database the tests run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bos.ocds.models import Record
+from bos.red_flags import engine, writes
+from bos.red_flags import models as m
+from tests.red_flags.conftest import NOW, store_record
+
+TABLES = [m.RedFlag, m.RedFlagEvent, m.RedFlagProcess, m.RedFlagMeasure, m.RedFlagContribution, m.RedFlagOrgTotal]
+
+
+def _contents(session: Session) -> dict[str, list[tuple]]:
+    """Every red-flag row as the database stores it (read through the driver, no type processing), without its id
+    (sequences do not roll back on PostgreSQL); an event names its flag by the flag's key."""
+    connection = session.connection()
+
+    def raw(name: str) -> list[dict]:
+        result = connection.exec_driver_sql(f"SELECT * FROM {name}")  # noqa: S608 - our own table names
+        return [dict(row._mapping) for row in result]
+
+    keys = {
+        row["id"]: (row["source"], row["code"], row["grain"], row["subject"], row["key"]) for row in raw("red_flags")
+    }
+    found: dict[str, list[tuple]] = {}
+    for model in TABLES:
+        rows = []
+        for values in raw(model.__table__.name):
+            values.pop("id")
+            if "flag_id" in values:
+                values["flag_id"] = keys[values["flag_id"]]
+            rows.append(tuple(sorted(values.items())))
+        found[model.__table__.name] = sorted(rows, key=repr)
+    found["records"] = sorted(session.execute(select(Record.ocid, Record.needs_evaluation)).all(), key=repr)
+    return found
+
+
+def _runs(session: Session) -> list[dict[str, list[tuple]]]:
+    """A cold full run, a changed process through the incremental run, then a steady full run a day later."""
+    snapshots = [_contents(session)]
+    engine.evaluate_all(session, NOW, commit=False, chunk=40)
+    snapshots.append(_contents(session))
+    for record in session.scalars(select(Record).order_by(Record.id)):
+        release = orjson.loads(record.compiled)
+        details = (release.get("bids") or {}).get("details") or []
+        if len(details) >= 2 and details[0].get("value") and release["tender"].get("status") != "cancelled":
+            details[1]["value"] = dict(details[0]["value"])
+            store_record(session, release)
+            break
+    engine.evaluate_dirty(session, NOW + dt.timedelta(minutes=5))
+    snapshots.append(_contents(session))
+    engine.evaluate_all(session, NOW + dt.timedelta(days=1), commit=False, chunk=40)
+    snapshots.append(_contents(session))
+    return snapshots
+
+
+def test_cursor_writes_store_the_same_rows_as_core_statements(db_session, seeded, monkeypatch):
+    results = []
+    for plain in (True, False):
+        monkeypatch.setattr(writes, "PLAIN", plain)
+        savepoint = db_session.begin_nested()
+        results.append(_runs(db_session))
+        savepoint.rollback()
+    core, cursor = results
+    assert core[1]["red_flags"] and core[1]["red_flag_events"]
+    assert core[2] != core[1]  # the change moved rows
+    for step, (expected, found) in enumerate(zip(core, cursor, strict=True)):
+        for name, rows in expected.items():
+            assert found[name] == rows, (step, name)
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_insert_and_update_rows_bind_datetimes_enums_and_nulls(db_session, monkeypatch, plain):
+    monkeypatch.setattr(writes, "PLAIN", plain)
+    table = m.RedFlag.__table__
+    later = NOW + dt.timedelta(hours=1, microseconds=7)
+    row = {
+        "source": "bos",
+        "code": "R018",
+        "grain": "process",
+        "subject": "ocds-1",
+        "key": "",
+        "ocid": "ocds-1",
+        "buyer": None,
+        "parties": " a 'b' %s ",
+        "status": m.FlagStatus.FLAGGED,
+        "value": 0.1 + 0.2,
+        "score": 1.0,
+        "evidence": '{"a": "\\\\ \\t"}',
+        "explanation": "line\nbreak",
+        "rule_version": 3,
+        "first_raised_at": NOW,
+        "last_confirmed_at": later,
+        "cleared_at": None,
+        "dismissed_at": None,
+        "evaluated_at": NOW,
+    }
+    connection = db_session.connection()
+    writes.insert_rows(connection, table, [row, {**row, "subject": "ocds-2", "ocid": "ocds-2", "value": None}])
+    stored = db_session.scalars(select(m.RedFlag).order_by(m.RedFlag.subject)).all()
+    assert [(f.subject, f.status, f.value, f.last_confirmed_at) for f in stored] == [
+        ("ocds-1", m.FlagStatus.FLAGGED, 0.1 + 0.2, later),
+        ("ocds-2", m.FlagStatus.FLAGGED, None, later),
+    ]
+    assert (stored[0].parties, stored[0].evidence, stored[0].explanation) == (
+        row["parties"],
+        row["evidence"],
+        row["explanation"],
+    )
+    writes.update_rows(
+        connection, table, [{"b_id": stored[1].id, "status": m.FlagStatus.NOT_FLAGGED, "cleared_at": later}]
+    )
+    db_session.expire_all()
+    again = db_session.get(m.RedFlag, stored[1].id)
+    assert (again.status, again.cleared_at, again.first_raised_at) == (m.FlagStatus.NOT_FLAGGED, later, NOW)
