@@ -15,6 +15,7 @@ from bos.contracts.schemas import (
     ContractInputSchema,
     ContractUpdateSchema,
     MilestoneInputSchema,
+    MilestoneMetInputSchema,
     SignatureInputSchema,
     TransactionInputSchema,
 )
@@ -106,6 +107,17 @@ class Milestones(MethodView):
     def post(self, data: dict[str, Any], process_id: int, contract_id: int) -> ProcessView:
         """Add an implementation milestone (release ``implementationUpdate``)."""
         service.add_milestone(get_session(), require_api_actor(), process_id, contract_id, data)
+        return _detail(process_id)
+
+
+@blp.route("/<int:contract_id>/milestones/<int:milestone_id>/met")
+class MilestoneMet(MethodView):
+    @blp.arguments(MilestoneMetInputSchema)
+    @blp.response(200, ProcessDetailSchema)
+    @_errors
+    def post(self, data: dict[str, Any], process_id: int, contract_id: int, milestone_id: int) -> ProcessView:
+        """Record that a scheduled milestone was met, now (release ``implementationUpdate``)."""
+        service.meet_milestone(get_session(), require_api_actor(), process_id, contract_id, milestone_id, data)
         return _detail(process_id)
 
 

@@ -34,6 +34,8 @@ class Contract(Base):
     period_start: Mapped[dt.datetime | None]
     period_end: Mapped[dt.datetime | None]
     date_signed: Mapped[dt.datetime | None]
+    # When the contract was closed (completed or terminated) and its contractTermination release published.
+    closed_at: Mapped[dt.datetime | None]
     version_id: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 - optimistic locking
@@ -104,5 +106,11 @@ class Milestone(Base):
     due_date: Mapped[dt.datetime | None]
     date_met: Mapped[dt.datetime | None]
     description: Mapped[str | None] = mapped_column(Text)
+    # When a milestone added to a signed contract was published; NULL: part of the contract from its signature.
+    added_at: Mapped[dt.datetime | None]
 
     contract: Mapped[Contract] = relationship(back_populates="milestones")
+
+    def mark_met(self, when: dt.datetime) -> None:
+        self.status = MilestoneStatus.MET
+        self.date_met = when

@@ -25,6 +25,27 @@ class ContractDocumentSchema(Schema):
     sha256 = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
+MILESTONE_TYPES = [
+    "preProcurement",
+    "approval",
+    "engagement",
+    "assessment",
+    "delivery",
+    "reporting",
+    "financing",
+    "payment",
+]
+
+
+class ScheduledMilestoneSchema(Schema):
+    """A milestone written into the contract (a termin), scheduled until met."""
+
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    type = fields.String(load_default="delivery", validate=validate.OneOf(MILESTONE_TYPES))
+    due_date = fields.AwareDateTime(load_default=None)
+    description = fields.String(load_default=None, validate=validate.Length(max=5000))
+
+
 class ContractInputSchema(_Version):
     award_id = fields.Integer(required=True, validate=validate.Range(min=1))
     local_id = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
@@ -35,6 +56,9 @@ class ContractInputSchema(_Version):
     period_start = fields.AwareDateTime(required=True)
     period_end = fields.AwareDateTime(required=True)
     documents = fields.List(fields.Nested(ContractDocumentSchema), load_default=None)
+    milestones = fields.List(
+        fields.Nested(ScheduledMilestoneSchema), load_default=None, validate=validate.Length(max=100)
+    )
 
     @validates_schema
     def _period(self, data: dict, **_kwargs: object) -> None:
@@ -67,16 +91,12 @@ class TransactionInputSchema(_Version):
     value_currency = fields.String(load_default=None, validate=validate_currency)
     payee_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
     source = fields.String(load_default=None, validate=validate.Length(max=300))
+    milestone_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
 class MilestoneInputSchema(_Version):
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    type = fields.String(
-        load_default="delivery",
-        validate=validate.OneOf(
-            ["preProcurement", "approval", "engagement", "assessment", "delivery", "reporting", "financing", "payment"]
-        ),
-    )
+    type = fields.String(load_default="delivery", validate=validate.OneOf(MILESTONE_TYPES))
     status = fields.Enum(MilestoneStatus, by_value=True, load_default=MilestoneStatus.SCHEDULED)
     due_date = fields.AwareDateTime(load_default=None)
     date_met = fields.AwareDateTime(load_default=None)
@@ -84,6 +104,10 @@ class MilestoneInputSchema(_Version):
 
 
 class CompletionInputSchema(_Version):
+    pass
+
+
+class MilestoneMetInputSchema(_Version):
     pass
 
 
@@ -109,6 +133,7 @@ class TransactionSchema(Schema):
 
 
 class MilestoneSchema(Schema):
+    id = fields.Integer()
     local_id = fields.String()
     title = fields.String()
     type = fields.String()

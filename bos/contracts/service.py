@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bos import workflow
@@ -81,6 +81,14 @@ def save_contract(
     session.flush()
     if data.get("documents") is not None:
         replace_documents(session, process, "contract", data["documents"], now, contract_id=contract.id)
+    if data.get("milestones") is not None:
+        # The schedule written into the contract (the termin): published with it, met later.
+        session.execute(delete(Milestone).where(Milestone.contract_id == contract.id))
+        for number, milestone in enumerate(data["milestones"], start=1):
+            session.add(
+                Milestone(contract_id=contract.id, local_id=str(number), status=MilestoneStatus.SCHEDULED, **milestone)
+            )
+        session.flush()
     workflow.advance(process, Action.SAVE_CONTRACT, now)
     record_audit(session, actor, "save_contract", process_id=process.id, target=contract, now=now)
     return contract
@@ -203,6 +211,9 @@ def add_transaction(
     payee_id = data.get("payee_id") or (award.suppliers[0].id if award is not None and award.suppliers else None)
     if award is None or payee_id not in {s.id for s in award.suppliers}:
         raise Invalid(_("The payment is not valid."), {"payee_id": [_("Pay a supplier of the award.")]})
+    if data.get("milestone_id") is not None:
+        # A termin paid on a milestone: the milestone is met on the payment's date, in the same release.
+        _unmet_milestone(contract, data["milestone_id"], "milestone_id").mark_met(date)
     first = not contract.transactions
     number = len(contract.transactions) + 1
     payment = Transaction(
@@ -240,11 +251,43 @@ def add_milestone(
         due_date=data.get("due_date"),
         date_met=(data.get("date_met") or now) if status is MilestoneStatus.MET else None,
         description=data.get("description"),
+        added_at=now,
     )
     session.add(milestone)
     workflow.advance(process, Action.ADD_MILESTONE, now)
     publish(session, process, ["implementationUpdate"], now)
     record_audit(session, actor, "add_milestone", process_id=process.id, target=milestone, now=now)
+    return milestone
+
+
+def _unmet_milestone(contract: Contract, milestone_id: int, field: str) -> Milestone:
+    milestone = next((m for m in contract.milestones if m.id == milestone_id), None)
+    if milestone is None:
+        raise Invalid(_("The milestone is not valid."), {field: [_("Not a milestone of this contract.")]})
+    if milestone.status is not MilestoneStatus.SCHEDULED:
+        raise Conflict(_("This milestone is no longer scheduled."))
+    return milestone
+
+
+def meet_milestone(
+    session: Session,
+    actor: User | None,
+    process_id: int,
+    contract_id: int,
+    milestone_id: int,
+    data: Data,
+    now: dt.datetime | None = None,
+) -> Milestone:
+    """Record that a scheduled milestone was met, now: ``implementationUpdate``."""
+    now = now or utcnow()
+    process = load_for_update(session, actor, process_id, data.get("version"), now)
+    workflow.require(process, Action.ADD_MILESTONE, now)
+    contract = _signed_contract(session, process, contract_id)
+    milestone = _unmet_milestone(contract, milestone_id, "milestone_id")
+    milestone.mark_met(now)
+    workflow.advance(process, Action.ADD_MILESTONE, now)
+    publish(session, process, ["implementationUpdate"], now)
+    record_audit(session, actor, "meet_milestone", process_id=process.id, target=milestone, now=now)
     return milestone
 
 
@@ -257,6 +300,7 @@ def complete_contract(
     workflow.require(process, Action.COMPLETE, now)
     contract = _signed_contract(session, process, contract_id)
     contract.status = ContractStatus.TERMINATED
+    contract.closed_at = now
     if process.tender is not None:
         process.tender.status = TenderStatus.COMPLETE
     workflow.advance(process, Action.COMPLETE, now)

@@ -129,3 +129,9 @@ AMENDMENT_RATIONALES = (
     "Perpanjangan waktu pelaksanaan karena cuaca ekstrem",
     "Penyesuaian harga satuan akibat kenaikan harga material",
 )
+
+CANCELLATION_RATIONALES = (
+    "Anggaran dialihkan untuk penanganan bencana (refocusing)",
+    "Spesifikasi teknis perlu ditinjau ulang setelah sanggah",
+    "Seluruh penawaran tidak memenuhi persyaratan (tender gagal)",
+)

@@ -286,7 +286,11 @@ class Generator:
         rng = self.rng
         self.stage_counts[stage] = self.stage_counts.get(stage, 0) + 1
         consultancy = category is ProcurementCategory.SERVICES and priced[0][0].code.startswith(("8110", "8010"))
-        method, details, rationale = forced_method, "Pengadaan Langsung", None
+        method, details, rationale = (
+            forced_method,
+            "Pengadaan Langsung",
+            "Nilai paket di bawah batas Pengadaan Langsung",
+        )
         if method is None:
             method, details, rationale = self._choose_method(category, estimate, consultancy)
         process_id = self.ids.take(Process.__table__)
@@ -305,6 +309,8 @@ class Generator:
                 "needs_evaluation": True,
                 "created_at": plan_date,
                 "updated_at": timeline["last"],
+                "cancelled_at": timeline.get("cancelled"),
+                "cancellation_rationale": rng.choice(cat.CANCELLATION_RATIONALES) if "cancelled" in timeline else None,
                 "version_id": 1,
             },
         )
@@ -353,7 +359,7 @@ class Generator:
                 "enquiry_period_start": timeline["tender_start"],
                 "enquiry_period_end": timeline["tender_start"]
                 + (timeline["tender_end"] - timeline["tender_start"]) / 2,
-                "award_period_start": timeline["tender_end"],
+                "award_period_start": timeline.get("opened"),
                 "award_period_end": timeline["award"] if stage in AWARDED_STAGES else None,
                 "date_published": timeline["tender_start"],
                 "bids_opened_at": timeline.get("opened"),
@@ -364,9 +370,9 @@ class Generator:
             self._item(rows, {"tender_id": tender_id}, number, item, quantity, price)
         if stage is ProcessStage.OPEN or (cancelled and timeline.get("opened") is None):
             # Sealed bids of an open tender: present in the database, unreadable until opening.
-            for supplier in rng.sample(self.parties.suppliers, rng.randint(0, 4)):
-                self._bid(rows, tender_id, supplier, estimate * Decimal(str(rng.uniform(0.8, 0.99))), BidStatus.PENDING,
-                          timeline["tender_start"])  # fmt: skip
+            for number, supplier in enumerate(rng.sample(self.parties.suppliers, rng.randint(0, 4)), start=1):
+                self._bid(rows, tender_id, number, supplier, estimate * Decimal(str(rng.uniform(0.8, 0.99))),
+                          BidStatus.PENDING, timeline["tender_start"])  # fmt: skip
             return
         winner, winning_bid_id, award_value = self._bids(
             rows, tender_id, buyer_id, method, estimate, timeline, forced_supplier
@@ -419,7 +425,8 @@ class Generator:
                 rng.choice(("Keadaan darurat bencana banjir", "Pekerjaan lanjutan yang tidak dapat dipisahkan")),
             )
         if roll < 0.06:
-            return ProcurementMethod.LIMITED, "Pengadaan Langsung", None  # risky: PL above its ceiling
+            # Risky: Pengadaan Langsung above its ceiling, on a thin reason (the workflow requires one).
+            return ProcurementMethod.LIMITED, "Pengadaan Langsung", "Kebutuhan mendesak untuk pelayanan masyarakat"
         if consultancy:
             return ProcurementMethod.SELECTIVE, "Seleksi", None
         return ProcurementMethod.OPEN, "Tender", None
@@ -470,22 +477,36 @@ class Generator:
         if stage in (ProcessStage.PLANNED, ProcessStage.OPEN):
             return timeline
         if stage is ProcessStage.CANCELLED and rng.random() < 0.5:
-            return timeline  # cancelled before the bids were opened: they stay sealed
+            # Cancelled before the bids were opened: they stay sealed.
+            halfway = timeline["tender_start"] + (timeline["tender_end"] - timeline["tender_start"]) / 2
+            timeline["cancelled"] = max(min(halfway, today - dt.timedelta(hours=1)), start + dt.timedelta(minutes=5))
+            timeline["last"] = timeline["cancelled"]
+            return timeline
         timeline["opened"] = timeline["tender_end"] + dt.timedelta(hours=1)
         decision = rng.randint(1, 4) if rng.random() < 0.03 else rng.randint(7, 35)  # risky: a rushed decision
         if rng.random() < 0.03:
             decision = rng.randint(90, 160)  # risky: a decision left hanging for months
         timeline["award"] = min(timeline["opened"] + decision * day, today - dt.timedelta(hours=2))
         timeline["award"] = max(timeline["award"], timeline["opened"] + dt.timedelta(hours=1))
+        # The evaluation report is published between the opening and the award.
+        halfway = timeline["opened"] + (timeline["award"] - timeline["opened"]) / 2
+        timeline["evaluated"] = max(
+            min(halfway, today - dt.timedelta(hours=1)), timeline["opened"] + dt.timedelta(minutes=1)
+        )
+        if stage is ProcessStage.CANCELLED:
+            cancelled = timeline["evaluated"] + rng.randint(1, 10) * day
+            timeline["cancelled"] = max(
+                min(cancelled, today - dt.timedelta(minutes=30)), timeline["evaluated"] + day / 24
+            )
         signing = timeline["award"] + rng.randint(3, 14) * day
         timeline["signed"] = min(signing, today - dt.timedelta(hours=1))
         timeline["contract_start"] = timeline["signed"]
         timeline["contract_end"] = timeline["signed"] + rng.randint(30, 240) * day
-        timeline["last"] = timeline["opened"]
+        timeline["last"] = timeline.get("cancelled", timeline["opened"])
         return timeline
 
-    def _bid(self, rows: Rows, tender_id: int, supplier: int, value: Decimal, status: BidStatus, date: dt.datetime,
-             reason: str | None = None) -> int:  # fmt: skip
+    def _bid(self, rows: Rows, tender_id: int, number: int, supplier: int, value: Decimal, status: BidStatus,
+             date: dt.datetime, reason: str | None = None, evaluated: dt.datetime | None = None) -> int:  # fmt: skip
         bid_id = self.ids.take(Bid.__table__)
         rows.add(
             Bid.__table__,
@@ -493,13 +514,14 @@ class Generator:
                 "id": bid_id,
                 "tender_id": tender_id,
                 "supplier_id": supplier,
-                "local_id": f"B{bid_id}",
+                "local_id": f"BID-{number}",  # numbered per tender in submission order, as the service does
                 "date": date,
                 "status": status.value,
                 "value_amount": money(float(value)),
                 "value_currency": self.currency,
                 "disqualification_reason": reason,
                 "received_offline": False,
+                "evaluated_at": evaluated,
             },
         )
         return bid_id
@@ -526,7 +548,9 @@ class Generator:
                 rng.choice(favourites) if rng.random() < 0.15 else rng.choice(parties.suppliers)
             )
             value = money(float(estimate) * rng.uniform(0.93, 0.995))
-            bid_id = self._bid(rows, tender_id, supplier, value, BidStatus.VALID, submitted)
+            bid_id = self._bid(
+                rows, tender_id, 1, supplier, value, BidStatus.VALID, submitted, None, timeline["evaluated"]
+            )
             return supplier, bid_id, value
         count = 1 if rng.random() < 0.08 else rng.randint(2, 7)  # risky minority: a single bidder
         bidders = rng.sample(parties.suppliers, count)
@@ -559,9 +583,10 @@ class Generator:
             valid = [order[-1]]
         winner_index = valid[0]
         bid_ids = [
-            self._bid(rows, tender_id, bidders[i], Decimal(values[i]), statuses[i], submitted, reasons[i])
+            self._bid(rows, tender_id, i + 1, bidders[i], Decimal(values[i]), statuses[i], submitted, reasons[i],
+                      timeline["evaluated"])
             for i in range(count)
-        ]
+        ]  # fmt: skip
         return bidders[winner_index], bid_ids[winner_index], values[winner_index]
 
     def _item(self, rows: Rows, owner: dict[str, int], number: int, item: cat.CatalogueItem, quantity: int,
@@ -592,6 +617,15 @@ class Generator:
         final_value = value
         amendments: list[dict[str, Any]] = []
         signed = timeline["signed"]
+        last = [signed]
+
+        def after(candidate: dt.datetime) -> dt.datetime:
+            """``candidate`` kept before today and strictly after the previous step: one release per instant, as
+            the services write them (signing is at least an hour before today; at most six steps follow)."""
+            moment = max(min(candidate, self.today - dt.timedelta(minutes=10)), last[0] + dt.timedelta(minutes=1))
+            last[0] = moment
+            return moment
+
         if stage in (ProcessStage.IMPLEMENTATION, ProcessStage.COMPLETED) and rng.random() < 0.12:
             raise_share = rng.uniform(0.15, 0.35) if rng.random() < 0.4 else rng.uniform(0.02, 0.09)
             new_value = money(float(value) * (1 + raise_share))
@@ -600,7 +634,8 @@ class Generator:
                     "id": self.ids.take(ContractAmendment.__table__),
                     "contract_id": contract_id,
                     "local_id": "1",
-                    "date": min(signed + rng.randint(20, 60) * dt.timedelta(days=1), self.today),
+                    # Before the first payment (10+ days after signing): payments never exceed the value in force.
+                    "date": after(signed + rng.randint(3, 9) * dt.timedelta(days=1)),
                     "rationale": rng.choice(cat.AMENDMENT_RATIONALES),
                     "description": "Addendum kontrak",
                     "old_value_amount": value,
@@ -610,39 +645,40 @@ class Generator:
                 }
             )
             final_value = new_value
-        rows.add(
-            Contract.__table__,
-            {
-                "id": contract_id,
-                "process_id": process_id,
-                "award_id": award_id,
-                "local_id": f"SPK-{process_id:07d}",
-                "title": title,
-                "description": None,
-                "status": (
-                    ContractStatus.TERMINATED if stage is ProcessStage.COMPLETED else ContractStatus.ACTIVE
-                ).value,
-                "value_amount": final_value,
-                "value_currency": self.currency,
-                "period_start": timeline["contract_start"],
-                "period_end": amendments[-1]["new_period_end"] if amendments else timeline["contract_end"],
-                "date_signed": signed,
-                "version_id": 1,
-            },
-        )
+        contract = {
+            "id": contract_id,
+            "process_id": process_id,
+            "award_id": award_id,
+            "local_id": f"SPK-{process_id:07d}",
+            "title": title,
+            "description": None,
+            "status": (ContractStatus.TERMINATED if stage is ProcessStage.COMPLETED else ContractStatus.ACTIVE).value,
+            "value_amount": final_value,
+            "value_currency": self.currency,
+            "period_start": timeline["contract_start"],
+            "period_end": amendments[-1]["new_period_end"] if amendments else timeline["contract_end"],
+            "date_signed": signed,
+            "closed_at": None,
+            "version_id": 1,
+        }
+        rows.add(Contract.__table__, contract)
         for amendment in amendments:
             rows.add(ContractAmendment.__table__, amendment)
         if stage is ProcessStage.CONTRACTED:
             return
         terms = rng.choice((1, 2, 3, 4))
         paid_terms = terms if stage is ProcessStage.COMPLETED else rng.randint(1, terms)
-        overpay = stage is ProcessStage.COMPLETED and rng.random() < 0.01  # risky: paid beyond the contract value
+        # No overpayment: the workflow refuses a payment above the contract value in force, and the seed writes
+        # only what the services could have written (the red flag for it is tested on imported data).
         paid_on = signed
+        paid = Decimal(0)
+        met_on: list[dt.datetime] = []
         for term in range(paid_terms):
-            paid_on = min(paid_on + rng.randint(10, 40) * dt.timedelta(days=1), self.today)
-            share = final_value / terms
-            if overpay and term == paid_terms - 1:
-                share = share * Decimal("1.08")
+            paid_on = after(paid_on + rng.randint(10, 40) * dt.timedelta(days=1))
+            # Each termin pays a share; the last pays what remains, so the total is the contract value exactly.
+            share = final_value - paid if term == terms - 1 else money(float(final_value / terms))
+            paid += share
+            met_on.append(paid_on)  # the termin is paid on its milestone, in the same release
             rows.add(
                 Transaction.__table__,
                 {
@@ -650,13 +686,15 @@ class Generator:
                     "contract_id": contract_id,
                     "local_id": str(term + 1),
                     "date": paid_on,
-                    "value_amount": money(float(share)),
+                    "value_amount": share,
                     "value_currency": self.currency,
                     "payer_id": buyer_id,
                     "payee_id": supplier,
                     "source": "APBD Kabupaten Bojonegoro",
                 },
             )
+        if stage is ProcessStage.COMPLETED:
+            contract["closed_at"] = after(paid_on + rng.randint(1, 14) * dt.timedelta(days=1))
         for term in range(terms):
             met = term < paid_terms
             rows.add(
@@ -669,8 +707,9 @@ class Generator:
                     "type": "delivery",
                     "status": (MilestoneStatus.MET if met else MilestoneStatus.SCHEDULED).value,
                     "due_date": signed + (term + 1) * dt.timedelta(days=30),
-                    "date_met": min(signed + (term + 1) * dt.timedelta(days=28), self.today) if met else None,
+                    "date_met": met_on[term] if met else None,
                     "description": None,
+                    "added_at": None,  # written into the contract when it was signed
                 },
             )
 

@@ -18,11 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 from bos.contracts.models import Contract
-from bos.enums import AwardStatus, ContractStatus, TenderStatus
+from bos.enums import AwardStatus, BidStatus, ContractStatus, TenderStatus
 from bos.parties.models import Organisation
 from bos.tenders.models import Award, Item, Process, Tender
 
 OCDS_LANGUAGE = "id"
+EVALUATED = (BidStatus.VALID, BidStatus.DISQUALIFIED)
 
 
 @lru_cache(maxsize=65536)
@@ -184,9 +185,11 @@ def _tender_status(tender: Tender, graph: ProcessGraph, as_of: dt.datetime | Non
     if tender.status is TenderStatus.CANCELLED:
         return TenderStatus.CANCELLED.value if _happened(cancelled_at, as_of) else TenderStatus.ACTIVE.value
     if tender.status is TenderStatus.COMPLETE:
-        # A tender is complete once its award stands; before that moment it was active.
+        # The workflow completes the tender when its contract is closed; before that moment it was active.
+        closed = [moment for moment in map(contract_closed_at, graph.contracts) if moment is not None]
         awarded = [a.date for a in graph.process.awards if a.status is AwardStatus.ACTIVE]
-        return TenderStatus.COMPLETE.value if awarded and _happened(min(awarded), as_of) else TenderStatus.ACTIVE.value
+        moments = closed or awarded  # rows without a closed contract: complete once the award stood
+        return TenderStatus.COMPLETE.value if moments and _happened(min(moments), as_of) else TenderStatus.ACTIVE.value
     return tender.status.value
 
 
@@ -238,8 +241,9 @@ def _tender(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None, c
             "submissionMethod": ["electronicSubmission"],
             "tenderPeriod": period(tender.tender_period_start, tender.tender_period_end),
             "enquiryPeriod": period(tender.enquiry_period_start, tender.enquiry_period_end),
+            # The award period starts when the bids are opened and ends with the award: shown once each happened.
             "awardPeriod": period(
-                tender.award_period_start,
+                tender.award_period_start if _happened(tender.award_period_start, as_of) else None,
                 tender.award_period_end if _happened(tender.award_period_end, as_of) else None,
             ),
             # Only after opening: before it, even the list of who bid is sealed.
@@ -259,16 +263,18 @@ def _bids(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -> 
     for bid in tender.bids:
         if not _happened(bid.date, as_of):
             continue
+        # An opened bid reads "pending" until its evaluation result is published.
+        evaluated = bid.status not in EVALUATED or _happened(bid.evaluated_at or tender.bids_opened_at, as_of)
         details.append(
             _prune(
                 {
                     "id": bid.local_id,
                     "date": ocds_date(bid.date),
-                    "status": bid.status.value,
+                    "status": bid.status.value if evaluated else BidStatus.PENDING.value,
                     "tenderers": [parties.add(bid.supplier, "tenderer")],
                     "value": value(bid.value_amount, bid.value_currency),
                     # Not in the bid extension 1.1.5: BOS publishes the reason behind each disqualification.
-                    "statusDetails": bid.disqualification_reason,
+                    "statusDetails": bid.disqualification_reason if evaluated else None,
                 }
             )
         )
@@ -277,9 +283,13 @@ def _bids(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -> 
 
 def _awards(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -> list[dict[str, Any]]:
     awards = []
+    cancelled_at = graph.process.cancelled_at
     for award in sorted(graph.process.awards, key=lambda a: (a.date, a.id)):
         if not _happened(award.date, as_of):
             continue
+        status = award.status
+        if status is AwardStatus.CANCELLED and cancelled_at is not None and not _happened(cancelled_at, as_of):
+            status = AwardStatus.ACTIVE  # cancelled with its process, later than this snapshot
         awards.append(
             _prune(
                 {
@@ -287,7 +297,7 @@ def _awards(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -
                     "title": award.title,
                     # OCDS 1.1 has no award rationale field: the reason behind the selection goes in description.
                     "description": award.rationale,
-                    "status": award.status.value,
+                    "status": status.value,
                     "date": ocds_date(award.date),
                     "value": value(award.value_amount, award.value_currency),
                     "suppliers": [parties.add(supplier, "supplier") for supplier in award.suppliers],
@@ -313,12 +323,14 @@ def _contract_value_then(contract: Contract, as_of: dt.datetime | None) -> tuple
     return amount, end
 
 
-def contract_completed_at(contract: Contract) -> dt.datetime | None:
-    """When a closed contract closed: its last payment, or its end date."""
+def contract_closed_at(contract: Contract) -> dt.datetime | None:
+    """When a closed contract was closed (``closed_at``; for older rows a second after its last payment or end)."""
     if contract.status is not ContractStatus.TERMINATED:
         return None
+    if contract.closed_at is not None:
+        return contract.closed_at
     dates = [t.date for t in contract.transactions] or [contract.period_end or contract.date_signed]
-    return max(d for d in dates if d is not None)
+    return max(d for d in dates if d is not None) + dt.timedelta(seconds=1)
 
 
 def _contracts(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None) -> list[dict[str, Any]]:
@@ -329,7 +341,7 @@ def _contracts(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None
             continue
         amount, end = _contract_value_then(contract, as_of)
         status = contract.status
-        if status is ContractStatus.TERMINATED and not _happened(contract_completed_at(contract), as_of):
+        if status is ContractStatus.TERMINATED and not _happened(contract_closed_at(contract), as_of):
             status = ContractStatus.ACTIVE
         transactions = [
             _prune(
@@ -359,6 +371,7 @@ def _contracts(graph: ProcessGraph, parties: _Parties, as_of: dt.datetime | None
                 }
             )
             for milestone in contract.milestones
+            if milestone.added_at is None or _happened(milestone.added_at, as_of)
         ]
         amendments = [
             _prune(
@@ -459,31 +472,68 @@ class HistoryEvent:
 
 
 def history(graph: ProcessGraph) -> list[HistoryEvent]:
-    """The publication events of a process, oldest first, derived from its recorded dates (used by the seed)."""
+    """The publication events of a process, oldest first, derived from its recorded dates (the seed's bulk path).
+
+    One event for each release the services publish (``bos.tenders.service``, ``bos.contracts.service``) for the
+    steps the demo seed records: plan, tender, amendments, opening, each evaluation, cancellation, awards, contract
+    signature, amendments, payments, milestones added or met, closing. ``tests/demo/test_seed_history.py`` replays
+    seeded processes through the services and proves both write identical releases. Not replayable from the rows
+    alone, and not written by the seed: values a tender amendment replaced, award corrections, and bids recorded
+    offline (they are dated when received, published when recorded).
+    """
     process = graph.process
     events: list[HistoryEvent] = []
     if process.planning is not None and process.planning.date_published is not None:
         events.append(HistoryEvent(process.planning.date_published, ("planning",)))
     tender = process.tender
-    if tender is not None and tender.date_published is not None:
+    published_tender = tender is not None and tender.date_published is not None
+    if tender is not None and published_tender:
         events.append(HistoryEvent(tender.date_published, ("tender",)))
         events.extend(HistoryEvent(amendment.date, ("tenderAmendment",)) for amendment in tender.amendments)
         if tender.bids_opened_at is not None:
             events.append(HistoryEvent(tender.bids_opened_at, ("tenderUpdate",)))
-        if tender.status is TenderStatus.CANCELLED:
-            events.append(HistoryEvent(cancellation_date(graph), ("tenderCancellation",)))
+            evaluations = {bid.evaluated_at for bid in tender.bids if bid.evaluated_at is not None}
+            evaluations.discard(tender.bids_opened_at)
+            events.extend(HistoryEvent(moment, ("tenderUpdate",)) for moment in sorted(evaluations))
     events.extend(HistoryEvent(award.date, ("award",)) for award in process.awards)
+    events.extend(_cancellation_events(graph, published_tender))
     for contract in graph.contracts:
         if contract.date_signed is not None:
             events.append(HistoryEvent(contract.date_signed, ("contract",)))
         events.extend(HistoryEvent(amendment.date, ("contractAmendment",)) for amendment in contract.amendments)
-        for index, payment in enumerate(contract.transactions):
+        paid_on = set()
+        for index, payment in enumerate(sorted(contract.transactions, key=lambda t: (t.date, t.id))):
+            paid_on.add(payment.date)
             events.append(HistoryEvent(payment.date, ("implementation",) if index == 0 else ("implementationUpdate",)))
-        completed = contract_completed_at(contract)
-        if completed is not None:
-            events.append(HistoryEvent(completed + dt.timedelta(seconds=1), ("contractTermination",)))
+        for milestone in contract.milestones:
+            if milestone.added_at is not None:
+                events.append(HistoryEvent(milestone.added_at, ("implementationUpdate",)))
+            met = milestone.date_met
+            # Met with a payment (same release), or already met when added: no release of its own.
+            if met is not None and met not in paid_on and (milestone.added_at is None or met > milestone.added_at):
+                events.append(HistoryEvent(met, ("implementationUpdate",)))
+        closed = contract_closed_at(contract)
+        if closed is not None:
+            events.append(HistoryEvent(closed, ("contractTermination",)))
     # A stable sort: events on the same instant keep their lifecycle order.
     return sorted(events, key=lambda event: event.date)
+
+
+def _cancellation_events(graph: ProcessGraph, published_tender: bool) -> list[HistoryEvent]:
+    """The release a cancellation published (a cancelled contract's is its ``contractTermination``)."""
+    process, tender = graph.process, graph.process.tender
+    tender_cancelled = tender is not None and tender.status is TenderStatus.CANCELLED
+    if process.cancelled_at is None and not tender_cancelled:
+        return []
+    tags = []
+    if any(award.status is AwardStatus.CANCELLED for award in process.awards):
+        tags.append("awardCancellation")
+    if tender_cancelled and published_tender:
+        tags.append("tenderCancellation")
+    planned = process.planning is not None and process.planning.date_published is not None
+    if not tags and planned and not any(contract.date_signed is not None for contract in graph.contracts):
+        tags.append("planningUpdate")  # only the plan was published
+    return [HistoryEvent(cancellation_date(graph), tuple(tags))] if tags else []
 
 
 __all__ = ["Award", "ProcessGraph", "build_release", "history", "ocds_amount", "ocds_date"]

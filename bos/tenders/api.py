@@ -24,6 +24,7 @@ from bos.tenders.schemas import (
     BidSchema,
     CancellationInputSchema,
     EvaluationInputSchema,
+    EvaluationReportInputSchema,
     OfflineBidInputSchema,
     PlanningInputSchema,
     PlanningUpdateSchema,
@@ -203,6 +204,17 @@ class OfflineBids(MethodView):
     def post(self, data: dict[str, Any], process_id: int) -> Any:
         """Record a bid received offline (after opening only): release ``tenderUpdate``."""
         return service.record_offline_bid(get_session(), require_api_actor(), process_id, data)
+
+
+@blp.route("/<int:process_id>/bids/evaluation")
+class EvaluationReport(MethodView):
+    @blp.arguments(EvaluationReportInputSchema)
+    @blp.response(200, ProcessDetailSchema)
+    @_write_responses
+    def post(self, data: dict[str, Any], process_id: int) -> service.ProcessView:
+        """Publish the evaluation of several opened bids at once, all or nothing (one release ``tenderUpdate``)."""
+        service.evaluate_bids(get_session(), require_api_actor(), process_id, data)
+        return _detail(process_id)
 
 
 @blp.route("/<int:process_id>/bids/<int:bid_id>/evaluation")

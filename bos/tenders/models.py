@@ -239,6 +239,9 @@ class Bid(Base):
     value_currency: Mapped[str] = mapped_column(String(3))
     disqualification_reason: Mapped[str | None] = mapped_column(Text)
     received_offline: Mapped[bool] = mapped_column(default=False)
+    # When the evaluation result (valid / disqualified) was published; until then the opened bid reads "pending".
+    # NULL on bids evaluated before this was recorded: read as evaluated when opened.
+    evaluated_at: Mapped[dt.datetime | None]
 
     tender: Mapped[Tender] = relationship(back_populates="bids")
     supplier: Mapped[Organisation] = relationship()

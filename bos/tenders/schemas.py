@@ -168,6 +168,21 @@ class EvaluationInputSchema(VersionSchema):
             raise ValidationError("Say why the bid is disqualified.", "disqualification_reason")
 
 
+class BidEvaluationSchema(EvaluationInputSchema):
+    bid_id = fields.Integer(required=True, validate=validate.Range(min=1))
+
+    class Meta:
+        exclude = ("version",)
+
+
+class EvaluationReportInputSchema(VersionSchema):
+    """The evaluation of several bids, published at once."""
+
+    evaluations = fields.List(
+        fields.Nested(BidEvaluationSchema), required=True, validate=validate.Length(min=1, max=200)
+    )
+
+
 class AwardInputSchema(VersionSchema):
     supplier_ids = fields.List(
         fields.Integer(validate=validate.Range(min=1)), required=True, validate=validate.Length(min=1, max=20)
@@ -180,6 +195,7 @@ class AwardInputSchema(VersionSchema):
     rationale = Text(5000, required=True)
     contract_period_start = fields.AwareDateTime(load_default=None)
     contract_period_end = fields.AwareDateTime(load_default=None)
+    items = fields.List(fields.Nested(ItemInputSchema), load_default=None, validate=validate.Length(max=200))
 
     @validates_schema
     def _period(self, data: dict, **_kwargs: object) -> None:

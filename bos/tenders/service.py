@@ -693,24 +693,46 @@ def evaluate_bid(
     session: Session, actor: User | None, process_id: int, bid_id: int, data: Data, now: dt.datetime | None = None
 ) -> Bid:
     """Mark an opened bid valid, or disqualified with its reason (``tenderUpdate``)."""
+    evaluation = {"bid_id": bid_id, **{k: data.get(k) for k in ("status", "disqualification_reason")}}
+    return evaluate_bids(
+        session, actor, process_id, {"version": data.get("version"), "evaluations": [evaluation]}, now
+    )[0]
+
+
+def evaluate_bids(
+    session: Session, actor: User | None, process_id: int, data: Data, now: dt.datetime | None = None
+) -> list[Bid]:
+    """Publish the evaluation of several opened bids at once (the evaluation report): one ``tenderUpdate``.
+
+    Each bid is valid, or disqualified with its reason. All or nothing: one bad entry refuses the whole report.
+    """
     now = now or utcnow()
     process = load_for_update(session, actor, process_id, data.get("version"), now)
     workflow.require(process, Action.EVALUATE_BID, now)
-    bid = session.get(Bid, bid_id)
-    if bid is None or process.tender is None or bid.tender_id != process.tender.id:
-        raise NotFound(_("No such bid."))
-    if bid.status is BidStatus.WITHDRAWN:
-        raise Conflict(_("A withdrawn bid is not evaluated."))
-    status = data["status"]
-    reason = (data.get("disqualification_reason") or "").strip() or None
-    if status is BidStatus.DISQUALIFIED and reason is None:
-        raise Invalid(_("Say why the bid is disqualified."), {"disqualification_reason": [_("Required.")]})
-    bid.status = status
-    bid.disqualification_reason = reason if status is BidStatus.DISQUALIFIED else None
+    evaluated: list[Bid] = []
+    for evaluation in data["evaluations"]:
+        bid = session.get(Bid, evaluation["bid_id"])
+        if bid is None or process.tender is None or bid.tender_id != process.tender.id:
+            raise NotFound(_("No such bid."))
+        if bid.status is BidStatus.WITHDRAWN:
+            raise Conflict(_("A withdrawn bid is not evaluated."))
+        if bid in evaluated:
+            raise Invalid(_("The evaluation is not valid."), {"evaluations": [_("Each bid is evaluated once.")]})
+        status = evaluation["status"]
+        reason = (evaluation.get("disqualification_reason") or "").strip() or None
+        if status is BidStatus.DISQUALIFIED and reason is None:
+            raise Invalid(_("Say why the bid is disqualified."), {"disqualification_reason": [_("Required.")]})
+        bid.status = status
+        bid.disqualification_reason = reason if status is BidStatus.DISQUALIFIED else None
+        bid.evaluated_at = now
+        evaluated.append(bid)
     workflow.advance(process, Action.EVALUATE_BID, now)
     publish(session, process, ["tenderUpdate"], now)
-    record_audit(session, actor, "evaluate_bid", process_id=process.id, target=bid, now=now, status=status.value)
-    return bid
+    for bid in evaluated:
+        record_audit(
+            session, actor, "evaluate_bid", process_id=process.id, target=bid, now=now, status=bid.status.value
+        )
+    return evaluated
 
 
 # ---------------------------------------------------------------------------------------------------- awards
@@ -766,6 +788,10 @@ def award_process(
     )
     award.suppliers = suppliers
     session.add(award)
+    session.flush()
+    for number, item in enumerate(data.get("items") or [], start=1):
+        # The awarded items at the awarded unit prices (the tender's items carry the estimate's).
+        session.add(Item(award_id=award.id, local_id=str(number), **({"classification_scheme": "KBKI"} | dict(item))))
     tender.award_period_end = date
     workflow.advance(process, Action.AWARD, now)
     publish(session, process, ["award"], now)
@@ -817,6 +843,7 @@ def cancel_process(
         for contract in process_contracts(session, process, actor):
             if contract.status is ContractStatus.ACTIVE:
                 contract.status = ContractStatus.TERMINATED
+                contract.closed_at = now
             elif contract.date_signed is None:
                 contract.status = ContractStatus.CANCELLED
         tags = ["contractTermination"]
