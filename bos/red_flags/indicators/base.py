@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal
 
 from bos.red_flags.stats import Baseline
@@ -230,16 +231,22 @@ def final_awards_and_bids(release: Mapping[str, Any]) -> tuple[list[dict[str, An
     return complete, details
 
 
-def split_pipe(value: Any) -> set[str]:
+def split_pipe(value: Any) -> frozenset[str]:
     """Cardinal's pipe-separated settings ("a|b"); also accepts a list."""
     if isinstance(value, list | tuple | set | frozenset):
-        return {str(v) for v in value}
+        return frozenset(str(v) for v in value)
     if not value:
-        return set()
-    return {part for part in str(value).split("|") if part}
+        return frozenset()
+    return _split_text(str(value))
 
 
-def matches_procurement_method(tender: Mapping[str, Any], methods: set[str]) -> bool:
+@lru_cache(maxsize=256)
+def _split_text(text: str) -> frozenset[str]:
+    # Cached: every indicator reads the same few settings for every release (read-only, hence frozen).
+    return frozenset(part for part in text.split("|") if part)
+
+
+def matches_procurement_method(tender: Mapping[str, Any], methods: frozenset[str]) -> bool:
     """The ``procurement_methods`` filter: no methods configured lets every process through; otherwise a process
     passes only with one of them as ``tender/procurementMethod`` (a process without a method never passes)."""
     if not methods:
