@@ -65,6 +65,8 @@ DOCUMENT_TYPES = {
     "evaluationCriteria": _l("Evaluation criteria"),
     "billOfQuantity": _l("Bill of quantities"),
     "clarifications": _l("Clarifications"),
+    "awardNotice": _l("Award notice"),
+    "evaluationReports": _l("Evaluation report"),
     "contractSigned": _l("Signed contract"),
     "contractAnnexe": _l("Contract annex"),
     "contractSchedule": _l("Contract schedule"),
@@ -74,6 +76,7 @@ TENDER_DOCUMENTS = (
     "tenderNotice", "biddingDocuments", "technicalSpecifications", "evaluationCriteria", "billOfQuantity",
     "clarifications",
 )  # fmt: skip
+AWARD_DOCUMENTS = ("awardNotice", "evaluationReports")
 CONTRACT_DOCUMENTS = ("contractSigned", "contractAnnexe", "contractSchedule", "contractGuarantees")
 MAX_ROWS = 200  # the schemas' own limit on item lines; more posted rows are not read
 

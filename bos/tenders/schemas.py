@@ -93,6 +93,10 @@ class DocumentInputSchema(Schema):
     sha256 = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
+class AwardDocumentInputSchema(DocumentInputSchema):
+    document_type = fields.String(load_default="awardNotice", validate=validate.Length(min=1, max=64))
+
+
 class TenderInputSchema(VersionSchema):
     local_id = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     title = Text(500, required=True)
@@ -196,6 +200,12 @@ class AwardInputSchema(VersionSchema):
     contract_period_start = fields.AwareDateTime(load_default=None)
     contract_period_end = fields.AwareDateTime(load_default=None)
     items = fields.List(fields.Nested(ItemInputSchema), load_default=None, validate=validate.Length(max=200))
+    # The award notice and the evaluation report behind it (documentType awardNotice / evaluationReports).
+    documents = fields.List(
+        fields.Nested(AwardDocumentInputSchema),
+        load_default=None,
+        validate=validate.Length(max=20),
+    )
 
     @validates_schema
     def _period(self, data: dict, **_kwargs: object) -> None:

@@ -792,6 +792,8 @@ def award_process(
     for number, item in enumerate(data.get("items") or [], start=1):
         # The awarded items at the awarded unit prices (the tender's items carry the estimate's).
         session.add(Item(award_id=award.id, local_id=str(number), **({"classification_scheme": "KBKI"} | dict(item))))
+    if data.get("documents"):
+        replace_documents(session, process, "award", data["documents"], now, award_id=award.id)
     tender.award_period_end = date
     workflow.advance(process, Action.AWARD, now)
     publish(session, process, ["award"], now)

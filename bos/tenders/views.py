@@ -36,6 +36,7 @@ from bos.parties.models import Organisation
 from bos.permissions import can_bid, can_manage_process
 from bos.tenders import documents, service
 from bos.tenders.forms import (
+    AWARD_DOCUMENTS,
     DOCUMENT_TYPES,
     ITEM_FIELDS,
     TENDER_DOCUMENTS,
@@ -300,7 +301,7 @@ TENDER_STEPS: tuple[Step, ...] = (
           Input("value_amount", _l("Award value"), "money", required=True),
           Input("rationale", _l("Reason for the award"), "textarea", required=True),
           Input("contract_period_start", _l("Contract starts"), "datetime"),
-          Input("contract_period_end", _l("Contract ends"), "datetime"))),
+          Input("contract_period_end", _l("Contract ends"), "datetime")), documents=AWARD_DOCUMENTS),
     Step("update_award", _l("Correct the award"), AwardUpdateSchema,
          lambda s, a, p, d, t: service.update_award(s, a, p, t, d),  # type: ignore[arg-type]
          (Input("value_amount", _l("Award value"), "money"),

@@ -97,12 +97,21 @@ def test_award_items_milestones_met_with_a_payment_and_on_their_own(
         "value_amount": "80000000",
         "rationale": "Penawaran terendah yang memenuhi syarat",
         "items": [ITEM | {"unit_value_amount": "26000000"}],
+        "documents": [
+            {"title": "Pengumuman pemenang", "url": "https://bos.example/pengumuman.pdf"},
+            {"title": "BA hasil evaluasi", "url": "https://bos.example/ba.pdf", "document_type": "evaluationReports"},
+        ],
     }
     response = officer.post(f"/api/v1/processes/{pid}/awards", json=award)
     assert response.status_code == 201, response.get_json()
     award_id = response.get_json()["awards"][0]["id"]
     awarded = releases(db_session, ocid)[-1]
     assert awarded["awards"][0]["items"][0]["unit"]["value"] == {"amount": 26000000, "currency": "IDR"}
+    kinds = [(d["documentType"], d["url"]) for d in awarded["awards"][0]["documents"]]
+    assert kinds == [
+        ("awardNotice", "https://bos.example/pengumuman.pdf"),
+        ("evaluationReports", "https://bos.example/ba.pdf"),
+    ]
 
     start = clock.now
     contract = {
