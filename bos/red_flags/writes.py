@@ -80,8 +80,8 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         finally:
             cursor.close()
         return
-    statement = insert(table).values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
-    connection.exec_driver_sql(str(statement), _bind(statement, columns, values))
+    sql, order = _compiled(dialect, "insert", table, tuple(columns))
+    connection.exec_driver_sql(sql, _bind(order, columns, values))
 
 
 def update_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -91,21 +91,40 @@ def update_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     columns = [name for name in rows[0] if name != "b_id"]
     if any(c.onupdate is not None and c.name not in columns for c in table.c):
         raise ValueError(f"{table.name} has onupdate defaults: update it through Core")
-    statement = update(table).where(table.c.id == bindparam("b_id")).values({n: bindparam(n) for n in columns})
     if PLAIN:
-        connection.execute(statement, list(rows))
+        connection.execute(_statement("update", table, tuple(columns)), list(rows))
         return
     names = [*columns, "b_id"]
     converters = [*_converters(connection, table, columns), None]
-    compiled = statement.compile(dialect=connection.dialect)
-    connection.exec_driver_sql(str(compiled), _bind(compiled, names, _values(rows, names, converters)))
+    sql, order = _compiled(connection.dialect, "update", table, tuple(columns))
+    connection.exec_driver_sql(sql, _bind(order, names, _values(rows, names, converters)))
 
 
-def _bind(compiled: Any, columns: Sequence[str], values: list[tuple]) -> Any:
+def _statement(kind: str, table: Table, columns: tuple[str, ...]) -> Any:
+    values = {name: bindparam(name) for name in columns}
+    if kind == "insert":
+        return insert(table).values(values)
+    return update(table).where(table.c.id == bindparam("b_id")).values(values)
+
+
+_COMPILED: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _compiled(dialect: Any, kind: str, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
+    """The statement's SQL for this dialect and its parameter order (None: named parameters), compiled once: the
+    incremental run writes a few rows at a time, where compiling cost more than writing."""
+    key = (dialect.name, kind, table.name, columns)
+    if key not in _COMPILED:
+        compiled = _statement(kind, table, columns).compile(dialect=dialect)
+        _COMPILED[key] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+    return _COMPILED[key]
+
+
+def _bind(order: tuple[str, ...] | None, columns: Sequence[str], values: list[tuple]) -> Any:
     """Parameters in the dialect's style: tuples in the statement's order (qmark), else dicts by name."""
-    if compiled.positional:
-        order = [columns.index(name) for name in compiled.positiontup]
-        if order == list(range(len(columns))):
+    if order is not None:
+        positions = [columns.index(name) for name in order]
+        if positions == list(range(len(columns))):
             return values
-        return [tuple(value[i] for i in order) for value in values]
+        return [tuple(value[i] for i in positions) for value in values]
     return [dict(zip(columns, value, strict=True)) for value in values]
