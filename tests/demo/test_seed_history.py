@@ -41,7 +41,6 @@ ITEM_FIELDS = (
     "unit_value_amount",
     "unit_value_currency",
 )
-TENDER_FIELDS = tuple(key for key in tenders.TENDER_FIELDS)
 
 
 class Actors:
@@ -90,7 +89,7 @@ def replay(session: Session, seeded: Process, actor: Actors) -> Process:
     bids: dict[str, int] = {}  # the seed's bid local id → the replayed bid's row id
     if tender is not None and tender.date_published is not None:
         published = tender.date_published
-        data = {key: getattr(tender, key) for key in TENDER_FIELDS}
+        data = {key: getattr(tender, key) for key in tenders.TENDER_FIELDS}
         data["items"] = [{key: getattr(item, key) for key in ITEM_FIELDS} for item in tender.items]
 
         def publish_tender() -> None:
