@@ -213,7 +213,7 @@ def add_transaction(
         raise Invalid(_("The payment is not valid."), {"payee_id": [_("Pay a supplier of the award.")]})
     if data.get("milestone_id") is not None:
         # A termin paid on a milestone: the milestone is met on the payment's date, in the same release.
-        _unmet_milestone(contract, data["milestone_id"], "milestone_id").mark_met(date)
+        _unmet_milestone(contract, data["milestone_id"]).mark_met(date)
     first = not contract.transactions
     number = len(contract.transactions) + 1
     payment = Transaction(
@@ -260,10 +260,10 @@ def add_milestone(
     return milestone
 
 
-def _unmet_milestone(contract: Contract, milestone_id: int, field: str) -> Milestone:
+def _unmet_milestone(contract: Contract, milestone_id: int) -> Milestone:
     milestone = next((m for m in contract.milestones if m.id == milestone_id), None)
     if milestone is None:
-        raise Invalid(_("The milestone is not valid."), {field: [_("Not a milestone of this contract.")]})
+        raise Invalid(_("The milestone is not valid."), {"milestone_id": [_("Not a milestone of this contract.")]})
     if milestone.status is not MilestoneStatus.SCHEDULED:
         raise Conflict(_("This milestone is no longer scheduled."))
     return milestone
@@ -283,7 +283,7 @@ def meet_milestone(
     process = load_for_update(session, actor, process_id, data.get("version"), now)
     workflow.require(process, Action.ADD_MILESTONE, now)
     contract = _signed_contract(session, process, contract_id)
-    milestone = _unmet_milestone(contract, milestone_id, "milestone_id")
+    milestone = _unmet_milestone(contract, milestone_id)
     milestone.mark_met(now)
     workflow.advance(process, Action.ADD_MILESTONE, now)
     publish(session, process, ["implementationUpdate"], now)

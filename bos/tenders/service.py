@@ -371,12 +371,15 @@ def _tender_errors(tender: Tender) -> dict[str, list[str]]:
     return errors
 
 
+def _add_items(session: Session, items: list[Data], **owner: int) -> None:
+    """Item lines of a tender or an award (``tender_id=`` / ``award_id=``), numbered from 1."""
+    for number, item in enumerate(items, start=1):
+        session.add(Item(**owner, local_id=str(number), **({"classification_scheme": "KBKI"} | dict(item))))
+
+
 def _replace_items(session: Session, tender: Tender, items: list[Data]) -> None:
     session.execute(delete(Item).where(Item.tender_id == tender.id))
-    for number, item in enumerate(items, start=1):
-        session.add(
-            Item(tender_id=tender.id, local_id=str(number), **({"classification_scheme": "KBKI"} | dict(item)))
-        )
+    _add_items(session, items, tender_id=tender.id)
 
 
 def replace_documents(
@@ -789,9 +792,8 @@ def award_process(
     award.suppliers = suppliers
     session.add(award)
     session.flush()
-    for number, item in enumerate(data.get("items") or [], start=1):
-        # The awarded items at the awarded unit prices (the tender's items carry the estimate's).
-        session.add(Item(award_id=award.id, local_id=str(number), **({"classification_scheme": "KBKI"} | dict(item))))
+    # The awarded items at the awarded unit prices (the tender's items carry the estimate's).
+    _add_items(session, data.get("items") or [], award_id=award.id)
     if data.get("documents"):
         replace_documents(session, process, "award", data["documents"], now, award_id=award.id)
     tender.award_period_end = date
