@@ -96,6 +96,13 @@ TOTALS_PER_SUBJECT = {"R040"}
 #: Organisation indicators evaluated per group from raw contribution rows.
 RAW_PER_GROUP = {"R055"}  # the window over award dates needs each award
 RAW_PER_SUBJECT_PINNED = {"R048"}  # distinct prefixes and processes need rows; fence pinned by the full run
+#: ``peer_key`` of the fences a full run pins for TOTALS_ALL_SUBJECTS codes (incremental runs read only the touched
+#: organisations' totals and compare them with these fences until the next full run).
+PINNED_FENCES = "*pinned-fences"
+#: Key suffix of the row that stands for a buyer-year's other suppliers in an incremental R040 evaluation.
+#: Organisation indicators whose outcomes are one per touched group (subject and key): only those rows are read.
+KEYED_GROUPS = RAW_PER_GROUP | {"R040"}
+R040_REST = "\x00rest"
 
 FlagKey = tuple[str, str, str, str, str]  # source, code, grain, subject, key
 
@@ -562,6 +569,30 @@ def current_by_subject(session: Session, source: str, code: str, subjects: Itera
     }
 
 
+def current_by_group(session: Session, source: str, code: str, groups: Iterable[GroupKey]) -> dict:
+    """Current rows of the touched groups only: a buyer has a row per supplier and year, a run touches a few."""
+    wanted = set(groups)
+    by_grain: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for _code, grain, subject, key in wanted:
+        by_grain[grain].add((subject, key))
+    found = {}
+    for grain, pairs in sorted(by_grain.items()):
+        ordered = sorted(pairs)
+        for start in range(0, len(ordered), 250):
+            part = ordered[start : start + 250]
+            query = select(*_CURRENT_COLUMNS).where(
+                RedFlag.source == source,
+                RedFlag.code == code,
+                RedFlag.grain == grain,
+                RedFlag.subject.in_(sorted({subject for subject, _k in part})),
+                RedFlag.key.in_(sorted({key for _s, key in part})),
+            )
+            for row in session.connection().execute(query):
+                if (code, row.grain, row.subject, row.key) in wanted:
+                    found[(row.source, row.code, row.grain, row.subject, row.key)] = row
+    return found
+
+
 def _ids_by_key(session: Session, keys: Sequence[FlagKey]) -> dict[FlagKey, int]:
     wanted = set(keys)
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
@@ -875,11 +906,10 @@ def evaluate_organisations(
             continue
         groups = by_code.get(code) if touched is not None else None
         outcomes, totals_rows = _evaluate_org_code(session, sp, code, groups, now)
-        if groups is not None:
-            subjects = {(g[1], g[2]) for g in groups}
-            current = current_by_subject(session, source, code, subjects)
-            if code in RAW_PER_GROUP:
-                current = {k: v for k, v in current.items() if (code, k[2], k[3], k[4]) in groups}
+        if groups is not None and code in KEYED_GROUPS:
+            current = current_by_group(session, source, code, groups)
+        elif groups is not None:
+            current = current_by_subject(session, source, code, {(g[1], g[2]) for g in groups})
         else:
             current = {}
             query = select(*_CURRENT_COLUMNS).where(RedFlag.source == source, RedFlag.code == code)
@@ -889,8 +919,6 @@ def evaluate_organisations(
             outcomes = [_with_real_ocids(session, source, o, totals_rows) for o in outcomes]
         new_rows = [flag_row(o, source, None) for o in outcomes]
         new_keys = {_key(r) for r in new_rows}
-        if code == "R040" and groups is not None:
-            current = {k: v for k, v in current.items() if (code, k[2], k[3], k[4]) in groups}
         new_rows += [_vanished(old) for key, old in current.items() if key not in new_keys]
         write_outcomes(session, new_rows, current, now, stats)
         stats.organisations += len(outcomes)
@@ -913,17 +941,21 @@ def _evaluate_org_code(
     by_totals = code in TOTALS_ALL_SUBJECTS or code in TOTALS_PER_SUBJECT
     if code == "R038" and params.get("minimum_counts_processes"):
         by_totals = False  # that option counts distinct processes: read the rows
-    if by_totals:
+    pinned = None
+    if code in TOTALS_ALL_SUBJECTS and groups is not None:
+        pinned = _pinned_fences(session, source, code, {g[1] for g in groups})
+        if pinned is not None:
+            params["pinned"] = pinned
+    if by_totals and code == "R040" and groups is not None:
+        contributions = _r040_touched_totals(session, source, groups, totals_rows)
+    elif by_totals:
         query = select(t.code, t.grain, t.subject, t.key, t.numerator, t.denominator, t.rows).where(
             t.source == source, t.code == code, t.rows > 0
         )
-        if code in TOTALS_PER_SUBJECT and subjects is not None:
+        if subjects is not None and (code in TOTALS_PER_SUBJECT or pinned is not None):
             query = query.where(tuple_(t.grain, t.subject).in_(subjects))
         contributions = []
-        years = {(g[2], g[3].partition("|")[0]) for g in groups} if code == "R040" and groups else None
         for r in session.connection().execute(query):
-            if years is not None and (r.subject, r.key.partition("|")[0]) not in years:
-                continue  # R040 compares shares within one buyer-year: other years play no part
             totals_rows[(r.grain, r.subject, r.key)] = r.rows
             # One pre-summed row per (subject, key); the empty ocid keeps it out of ocid lists (real ones are
             # looked up for flags in _with_real_ocids).
@@ -963,7 +995,89 @@ def _evaluate_org_code(
     elif code in RAW_PER_SUBJECT_PINNED:
         pinned_fence = _pinned_fence(outcomes)
         _put_baseline(session, source, code, indicator.grain, 0, pinned_fence or {"threshold": None}, now)
+    elif code in TOTALS_ALL_SUBJECTS:
+        _put_baseline(session, source, code, PINNED_FENCES, 0, _fences_by_grain(outcomes), now)
     return outcomes, totals_rows
+
+
+def _fences_by_grain(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """The fences a full run used, per grain, as its outcomes' evidence gives them (one dataset-wide fence each)."""
+    fences: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        if outcome.grain not in fences and "meta" in outcome.evidence:
+            fences[outcome.grain] = {"threshold": outcome.evidence.get("threshold"), "meta": outcome.evidence["meta"]}
+    return fences
+
+
+def _pinned_fences(session: Session, source: str, code: str, grains: set[str]) -> dict[str, Any] | None:
+    """The fences pinned by the last full run, if they cover ``grains``; None sends the caller to read every
+    organisation's totals and compute the fences afresh (no full run yet, or a grain it found no organisation of)."""
+    data = (
+        session.connection()
+        .execute(
+            select(RedFlagBaseline.data).where(
+                RedFlagBaseline.source == source,
+                RedFlagBaseline.code == code,
+                RedFlagBaseline.peer_key == PINNED_FENCES,
+            )
+        )
+        .scalar_one_or_none()
+    )
+    fences = orjson.loads(data) if data else {}
+    return fences if fences and grains <= fences.keys() else None
+
+
+def _r040_touched_totals(
+    session: Session, source: str, groups: set[GroupKey], totals_rows: dict[tuple[str, str, str], int]
+) -> list[Contribution]:
+    """The touched buyer x year x supplier totals, and per buyer-year one row holding the rest of its awarded value.
+
+    R040 compares a supplier's share with the buyer's total of that year; summing the year in the database keeps
+    the rows read per run at one per touched supplier, however many suppliers the buyer has.
+    """
+    t = RedFlagOrgTotal.__table__.c
+    base = (t.source == source, t.code == "R040")
+    contributions = []
+    touched_sums: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for _code, grain, subject, key in sorted(groups):
+        year = key.partition("|")[0]
+        row = (
+            session.connection()
+            .execute(
+                select(t.numerator, t.denominator, t.rows).where(
+                    *base, t.grain == grain, t.subject == subject, t.key == key, t.rows > 0
+                )
+            )
+            .one_or_none()
+        )
+        if row is None:
+            continue
+        totals_rows[(grain, subject, key)] = row.rows
+        contributions.append(Contribution("R040", grain, subject, key, row.numerator, row.denominator, None, ""))
+        sums = touched_sums[(grain, subject, year)]
+        sums[0] += row.numerator
+        sums[1] += row.denominator
+    for (grain, subject, year), (numerator, denominator) in touched_sums.items():
+        year_numerator, year_denominator = (
+            session.connection()
+            .execute(
+                select(func.coalesce(func.sum(t.numerator), 0.0), func.coalesce(func.sum(t.denominator), 0.0)).where(
+                    *base,
+                    t.grain == grain,
+                    t.subject == subject,
+                    t.key.startswith(f"{year}|", autoescape=True),
+                    t.rows > 0,
+                )
+            )
+            .one()
+        )
+        rest_key = f"{year}|{R040_REST}"
+        contributions.append(
+            Contribution(
+                "R040", grain, subject, rest_key, year_numerator - numerator, year_denominator - denominator, None, ""
+            )
+        )
+    return contributions
 
 
 def _vanished(old: Any) -> dict[str, Any]:

@@ -191,3 +191,73 @@ def test_composite_needs_coverage_and_never_counts_insufficient_as_zero():
     )
     assert thin.score is None and thin.coverage == pytest.approx(1 / 3)
     assert engine.composite([outcome("R010", "not_applicable")]).applicable == 0
+
+
+def _evidence(session: Session, code: str, grain: str, subject: str, key: str = "") -> tuple[str, dict]:
+    row = session.execute(
+        select(RedFlag.status, RedFlag.evidence)
+        .where(RedFlag.code == code, RedFlag.grain == grain, RedFlag.subject == subject, RedFlag.key == key)
+        .execution_options(populate_existing=True)
+    ).one()
+    return row.status.value, orjson.loads(row.evidence)
+
+
+def test_incremental_run_uses_the_fences_pinned_by_the_full_run(db_session, seeded):
+    """R025 and R038: the touched organisations are compared with the full run's fences, not with fences computed
+    from every organisation's totals on each run; the next full run computes them afresh."""
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record = _record(db_session)
+    release = orjson.loads(record.compiled)
+    buyer = release["buyer"]["id"]
+    _status, full = _evidence(db_session, "R038", "buyer", buyer)
+    assert "pinned" not in full
+    for bid in release["bids"]["details"]:
+        bid["status"] = "disqualified"
+    store_record(db_session, release)
+
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
+    status, incremental = _evidence(db_session, "R038", "buyer", buyer)
+    assert incremental["pinned"] is True
+    assert incremental["threshold"] == full["threshold"]
+    assert incremental["meta"] == full["meta"]
+    # The changed process counts already: its valid bids are now disqualified.
+    assert incremental["submitted"] == full["submitted"]
+    assert incremental["disqualified"] > full["disqualified"]
+    assert status == (
+        "flagged" if incremental["disqualified"] / incremental["submitted"] >= full["threshold"] else "not_flagged"
+    )
+
+    engine.evaluate_all(db_session, NOW + dt.timedelta(minutes=2), commit=False)
+    _status, recomputed = _evidence(db_session, "R038", "buyer", buyer)
+    assert "pinned" not in recomputed
+    assert recomputed["disqualified"] == incremental["disqualified"]
+
+
+def test_incremental_r040_reads_the_buyer_year_total_and_agrees_with_a_full_run(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    for record in db_session.scalars(select(Record).order_by(Record.id)):
+        release = orjson.loads(record.compiled)
+        awards = [a for a in release.get("awards") or [] if a.get("status") == "active" and a.get("date")]
+        if awards and len(awards[0].get("suppliers") or []) == 1 and (awards[0].get("value") or {}).get("amount"):
+            break
+    else:
+        raise AssertionError("no record with an active single-supplier award")
+    award = awards[0]
+    award["value"]["amount"] = award["value"]["amount"] * 50  # the supplier's share of the buyer-year jumps
+    key = f"{award['date'][:4]}|{award['suppliers'][0]['id']}"
+    buyer = release["buyer"]["id"]
+    _status, before = _evidence(db_session, "R040", "buyer_supplier", buyer, key)
+    store_record(db_session, release)
+
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
+    status, incremental = _evidence(db_session, "R040", "buyer_supplier", buyer, key)
+    engine.evaluate_all(db_session, NOW + dt.timedelta(minutes=2), commit=False)
+    full_status, full = _evidence(db_session, "R040", "buyer_supplier", buyer, key)
+    assert status == full_status
+    assert incremental["supplier_amount"] == full["supplier_amount"]
+    assert incremental["buyer_amount"] == pytest.approx(full["buyer_amount"], rel=1e-12)
+    assert incremental["share"] == pytest.approx(full["share"], rel=1e-12)
+    assert incremental["buyer_awards"] == full["buyer_awards"]
+    assert incremental["ocids"] == full["ocids"]
+    assert incremental["supplier_amount"] > before["supplier_amount"]
+    assert not any("\x00" in k for (_c, _g, _s, k) in _statuses(db_session))  # the buyer-year rest row is not kept

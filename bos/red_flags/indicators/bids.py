@@ -142,6 +142,11 @@ def measure_bid_ratio(release: Mapping[str, Any], params: Params) -> list[float]
     return [computed.ratio] if isinstance(computed, BidRatio) else []
 
 
+def _number(value: Any, missing: float = math.nan) -> float:
+    """A fence read back from JSON, where NaN and infinity were stored as null."""
+    return missing if value is None else float(value)
+
+
 def _ratio_evidence(computed: BidRatio) -> dict[str, Any]:
     return {
         "ratio": computed.ratio,
@@ -248,10 +253,18 @@ def evaluate_group_r025(contributions: Sequence[Contribution], params: Params) -
     if not totals:
         return []
     ratios = {k: wins / n for k, (wins, n, _o) in totals.items() if n > 0}
-    top_cut = percentile([n for (_w, n, _o) in totals.values()], float(params["percentile"])) or math.inf
+    # An incremental run evaluates the touched tenderers against the fences of the last full run (engine).
+    pinned = (params.get("pinned") or {}).get("tenderer")
+    if pinned:
+        top_cut = _number(pinned["meta"].get("upper_fence"), math.inf)
+    else:
+        top_cut = percentile([n for (_w, n, _o) in totals.values()], float(params["percentile"])) or math.inf
     threshold = params.get("threshold")
     if threshold is not None:
         lower, q1, source, meta = float(threshold), 1.0, "config", {"lower_fence": float(threshold)}
+    elif pinned:
+        meta = {k: pinned["meta"].get(k) for k in ("q1", "q3", "lower_fence")}
+        q1, lower, source = _number(meta["q1"]), _number(meta["lower_fence"]), "fence"
     else:
         q1, q3 = quartiles(list(ratios.values())) or (math.nan, math.nan)
         lower = tukey_fences(q1, q3)[0]
@@ -274,6 +287,8 @@ def evaluate_group_r025(contributions: Sequence[Contribution], params: Params) -
             "ocids": ocids,
             "fields": RATIO_FIELDS,
         }
+        if pinned:
+            evidence["pinned"] = True
         if ratio is None or not usable:
             evidence["reason"] = "degenerate fence (Q1 or lower fence <= 0)" if usable is False else "no processes"
             outcomes.append(org_outcome("R025", "tenderer", subject, INSUFFICIENT, None, evidence))
@@ -548,8 +563,12 @@ def evaluate_group_r038(contributions: Sequence[Contribution], params: Params) -
 
         eligible = {k: v[0] / v[1] for k, v in totals.items() if v[1] > 0 and support(v) >= minimum}
         threshold = params.get("threshold")
+        pinned = (params.get("pinned") or {}).get(grain)
         if threshold is not None:
             upper, source, meta = float(threshold), "config", {f"{group}_upper_fence": float(threshold)}
+        elif pinned:
+            # An incremental run evaluates the touched organisations against the fence of the last full run.
+            upper, source, meta = _number(pinned["threshold"]), "fence", dict(pinned["meta"])
         elif eligible:
             q1, q3 = quartiles(list(eligible.values())) or (math.nan, math.nan)
             upper = tukey_fences(q1, q3)[1]
@@ -570,6 +589,8 @@ def evaluate_group_r038(contributions: Sequence[Contribution], params: Params) -
                 "ocids": ocids,
                 "fields": R038_FIELDS,
             }
+            if pinned and threshold is None:
+                evidence["pinned"] = True
             if ratio is None:
                 evidence["reason"] = "below minimum support"
                 outcomes.append(org_outcome("R038", grain, subject, INSUFFICIENT, None, evidence))  # type: ignore[arg-type]
