@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -71,8 +73,44 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Execution option read by SQLite's "begin" listener: "IMMEDIATE" takes the write lock at BEGIN. Set on the engine a
+# write session is bound to (``DatabaseState.write_session_factory``); other databases never see it.
+SQLITE_BEGIN = "bos_sqlite_begin"
+
+# HTTP methods whose request session takes SQLite's write lock up front; the others read only and keep a deferred BEGIN.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# After holding the write lock for h seconds, a thread leaves it free for h * SHARE (at most PAUSE_MAX seconds) before
+# taking it again. Writers waiting in SQLite's busy handler retry at most every 100 ms, so without such a gap a batch
+# that commits per chunk and at once begins its next chunk would keep the lock for its whole run and time them out.
+WRITE_LOCK_SHARE = 0.1
+WRITE_LOCK_PAUSE_MAX = 0.15
+
+_LOCK_TAKEN = "bos_write_lock_taken"
+_last_write_lock = threading.local()  # (held seconds, released at) of this thread's last write transaction
+
+
+def _leave_write_lock_free() -> None:
+    last: tuple[float, float] | None = getattr(_last_write_lock, "value", None)
+    if last is None:
+        return
+    held, released = last
+    wait = min(WRITE_LOCK_PAUSE_MAX, held * WRITE_LOCK_SHARE) - (time.monotonic() - released)
+    if wait > 0:
+        time.sleep(wait)
+
+
 def configure_sqlite(engine: Engine) -> None:
-    """Foreign keys on, WAL for concurrent readers, and explicit BEGIN so SAVEPOINTs work (pysqlite quirk)."""
+    """Foreign keys on, WAL for concurrent readers, and explicit BEGIN so SAVEPOINTs work (pysqlite quirk).
+
+    A deferred BEGIN takes no lock: the first read takes a snapshot, the first write then asks for the write lock. If
+    another connection holds it, or has committed since the snapshot, that upgrade fails at once with "database is
+    locked" (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT): ``busy_timeout`` does not apply there, as two readers waiting to
+    write would deadlock and a stale snapshot can never write. Transactions that will write therefore begin with
+    ``BEGIN IMMEDIATE`` (execution option ``SQLITE_BEGIN``), which waits up to ``busy_timeout`` for the write lock
+    before reading anything. Read-only transactions keep the deferred BEGIN: in WAL mode they neither wait for a
+    writer nor block one.
+    """
     if engine.dialect.name != "sqlite":
         return
 
@@ -89,17 +127,42 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        if conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+            _leave_write_lock_free()
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.info[_LOCK_TAKEN] = time.monotonic()
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn: Any) -> None:
+        taken = conn.info.pop(_LOCK_TAKEN, None)
+        if taken is not None:
+            now = time.monotonic()
+            _last_write_lock.value = (now - taken, now)
 
 
 class DatabaseState:
-    """The engine and session factory of one app. Tests may bind the factory to one connection instead."""
+    """The engine and session factories of one app. Tests may bind the factories to one connection instead.
+
+    ``session_factory`` makes sessions that begin as the database does by default; ``write_session_factory`` makes
+    sessions whose transactions take SQLite's write lock at BEGIN (see ``configure_sqlite``). On PostgreSQL, or when
+    bound to a connection (whose outer transaction has begun already), both are the same factory.
+    """
 
     def __init__(self, engine: Engine, bind: Any = None) -> None:
         self.engine = engine
         self.bind = bind if bind is not None else engine
-        self.session_factory = sessionmaker(
-            bind=self.bind,
+        self.session_factory = self._factory(self.bind)
+        self.write_session_factory = self.session_factory
+        if isinstance(self.bind, Engine) and self.bind.dialect.name == "sqlite":
+            self.write_session_factory = self._factory(self.bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}))
+
+    @staticmethod
+    def _factory(bind: Any) -> sessionmaker[Session]:
+        return sessionmaker(
+            bind=bind,
             expire_on_commit=False,
             # In tests the bind is a connection inside an outer transaction: a commit only releases a savepoint.
             join_transaction_mode="create_savepoint",
@@ -143,16 +206,26 @@ def init_app(app: Flask) -> None:
 
 
 def get_session() -> Session:
-    """The request's session (created on first use), committed by the after-request hook."""
+    """The request's session (created on first use), committed by the after-request hook.
+
+    A request with a write method (POST, PUT, PATCH, DELETE) takes SQLite's write lock when it first uses the
+    database; a GET reads without locking anyone out."""
     if "bos_session" not in g:
-        g.bos_session = current_app.extensions["bos_db"].session_factory()
+        state: DatabaseState = current_app.extensions["bos_db"]
+        writes = has_request_context() and request.method in WRITE_METHODS
+        g.bos_session = (state.write_session_factory if writes else state.session_factory)()
     return g.bos_session
 
 
 @contextmanager
-def new_session(app: Flask) -> Iterator[Session]:
-    """A session of its own for a CLI command or job, which commits its own unit of work."""
-    session = app.extensions["bos_db"].session_factory()
+def new_session(app: Flask, *, write: bool = False) -> Iterator[Session]:
+    """A session of its own for a CLI command or job, which commits its own unit of work.
+
+    ``write=True`` for a unit that reads and then writes beside other writers (scheduled jobs): on SQLite each of its
+    transactions takes the write lock at BEGIN, waiting for it rather than failing with "database is locked". Keep it
+    off for read-only work, which would otherwise block every writer for its whole length."""
+    state: DatabaseState = app.extensions["bos_db"]
+    session = (state.write_session_factory if write else state.session_factory)()
     try:
         yield session
     finally:

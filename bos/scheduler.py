@@ -3,6 +3,11 @@
 APScheduler's job stores must never be shared between schedulers, so the "one runner at a time across processes"
 guarantee is ours: a lease row claimed by a conditional UPDATE. It works on SQLite and PostgreSQL alike and lapses
 when its holder dies, so a killed job is simply re-run by the next tick of any scheduler.
+
+On SQLite a job's transactions take the write lock at BEGIN (``new_session(app, write=True)``): jobs started by the
+same tick then run their units one after the other instead of failing. A unit holds the lock for its whole length,
+so a long job must commit in units (as the red-flag engine does per chunk); between two units the thread leaves the
+lock free for a moment, so web requests waiting for it get their turn (``bos.db.WRITE_LOCK_SHARE``).
 """
 
 from __future__ import annotations
@@ -134,7 +139,10 @@ def run_job(app: Flask, spec: JobSpec, now: dt.datetime | None = None) -> JobRun
 
     holder = holder_name()
     now = now or utcnow()
-    with app.app_context(), new_session(app) as session:
+    # write=True: every transaction of a job (lease, run record, the job's own units) reads and then writes while
+    # other jobs and web requests write too; on SQLite it takes the write lock at BEGIN, so it waits for a writer
+    # (up to busy_timeout) instead of failing with "database is locked" when a read turns into a write.
+    with app.app_context(), new_session(app, write=True) as session:
         if not claim_lease(session, spec.name, holder, spec.lease_seconds, now):
             log.info("job %s skipped: another process holds its lease", spec.name)
             return None
