@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, not_, null, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -1146,13 +1146,15 @@ class RecordInput:
     id: int
     ocid: str
     source: str
-    compiled: str
+    #: None for a settled record (frozen, clean, evaluated under the current rules): not read, not evaluated.
+    compiled: str | None
     release_count: int
     dirty: bool = True  # needs_evaluation when read
     sha: str = ""
 
     def __post_init__(self) -> None:
-        self.sha = hashlib.sha256(self.compiled.encode()).hexdigest()
+        if self.compiled is not None:
+            self.sha = hashlib.sha256(self.compiled.encode()).hexdigest()
 
 
 def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
@@ -1297,6 +1299,10 @@ def prepare_records(
     items: list[WorkItem] = []
     for record in records:
         state = states.get(record.ocid)
+        if record.compiled is None:  # settled: skipped by the query, already clean
+            if stats is not None:
+                stats.skipped_frozen += 1
+            continue
         unchanged = state is not None and state.compiled_sha == record.sha and state.rules_sha == rules
         if unchanged and state.frozen and not force:
             if stats is not None:
@@ -1636,15 +1642,17 @@ class _FullRun:
         self.stats.baselines += refresh_baselines(session, source, now)
         rebuild_totals(session, source)
         evaluate_organisations(session, self.sp, now, self.stats)
+        analyze_tables(session)
         if self.commit:
             session.commit()
         # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
         store = BaselineStore(session, source, preload=True)
         self.baselines = dict(store.cache)  # complete: workers get a plain mapping, no session
         _pipelined(self.pool, self.depth, self._second_pass(), self._write)
+        analyze_tables(session)
 
     def _first_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
-        for records in _chunks(self.session, self.source, self.chunk):
+        for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=True):
             states = _state_rows(self.session, [r.ocid for r in records])
             items = []
             for record in records:
@@ -1663,7 +1671,7 @@ class _FullRun:
             self.session.commit()
 
     def _second_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
-        for records in _chunks(self.session, self.source, self.chunk):
+        for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=False):
             # A record that changed since the first pass is analysed here, and its organisations re-evaluated.
             prepared = prepare_records(self.session, records, self.rules, analysed=self.analysed, stats=self.stats)
             yield prepared, evaluate_chunk, (self.sp, prepared.items, self.baselines)
@@ -1678,14 +1686,45 @@ class _FullRun:
             self.progress(len(prepared.records))
 
 
-def _chunks(session: Session, source: str, size: int) -> Iterator[list[RecordInput]]:
-    """Records of a source in id order, by keyset pages (a page per query, so a commit between pages is safe)."""
+#: The tables a full run fills in bulk (planner statistics refreshed after it).
+BULK_TABLES = (RedFlag, RedFlagProcess, RedFlagMeasure, RedFlagContribution, RedFlagOrgTotal, RedFlagEvent)
+
+
+def analyze_tables(session: Session) -> None:
+    """Refresh PostgreSQL's planner statistics of the engine's tables after bulk writes.
+
+    Without them (autovacuum analyses on its own schedule) a table filled by the first full run looks empty to the
+    planner, which then scans a whole code's rows for each ``subject IN (...)``: 16 s instead of 7 s for a steady
+    run of 10,000 processes, 55 ms instead of 27 ms for an incremental one. ANALYZE samples a bounded number of rows
+    (it costs well under a second whatever the size) and blocks neither readers nor writers. SQLite plans from its
+    indexes alone here, so it is left alone.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    names = ", ".join(model.__table__.name for model in BULK_TABLES)
+    session.execute(text(f"ANALYZE {names}"))
+
+
+def _chunks(session: Session, source: str, size: int, rules: str, changed_only: bool) -> Iterator[list[RecordInput]]:
+    """Records of a source in id order, by keyset pages (a page per query, so a commit between pages is safe).
+
+    Publishing and importing mark a record dirty in the same transaction, so a record that is not dirty and was
+    evaluated under the current rules has not changed since. ``changed_only`` (the first pass) reads only the others;
+    otherwise a settled record (such a record whose process is frozen) comes without its compiled release, which is
+    then neither read nor hashed: at 100,000 processes about half are settled.
+    """
+    state = RedFlagProcess.__table__.c
+    evaluated_as_is = and_(state.rules_sha == rules, Record.needs_evaluation.is_(False))
+    compiled = case((and_(evaluated_as_is, state.frozen.is_(True)), null()), else_=Record.compiled)
+    columns = [c if c is not Record.compiled else compiled.label("compiled") for c in _RECORD_COLUMNS]
+    joined = Record.__table__.outerjoin(RedFlagProcess.__table__, state.ocid == Record.ocid)
     last = 0
     while True:
-        query = (
-            select(*_RECORD_COLUMNS).where(Record.source == source, Record.id > last).order_by(Record.id).limit(size)
-        )
-        records = _record_inputs(session.connection().execute(query))
+        query = select(*columns).select_from(joined).where(Record.source == source, Record.id > last)
+        if changed_only:
+            # rules_sha is NULL for a record never evaluated: the comparison is then NULL, NOT NULL too.
+            query = query.where(or_(state.id.is_(None), not_(evaluated_as_is)))
+        records = _record_inputs(session.connection().execute(query.order_by(Record.id).limit(size)))
         if not records:
             return
         yield records

@@ -34,7 +34,13 @@ def test_r063_award_without_contract_after_grace_days() -> None:
     release = process()
     release["awards"][0]["date"] = "2024-01-01T00:00:00Z"
     assert run("R063", release, as_of="2024-03-01T00:00:00Z").status == "flagged"
-    assert run("R063", release, as_of="2024-01-15T00:00:00Z").status == "not_flagged"
+    pending = run("R063", release, as_of="2024-01-15T00:00:00Z")
+    assert pending.status == "not_flagged"
+    assert pending.evidence["pending_awards"] == [
+        {"award": release["awards"][0]["id"], "late_after": "2024-01-31T00:00:00+00:00"}
+    ]
+    # Stable from one day to the next, so the nightly run does not rewrite a pending process's outcome.
+    assert run("R063", release, as_of="2024-01-16T00:00:00Z").evidence == pending.evidence
     del release["awards"][0]["date"]
     assert run("R063", release, as_of="2024-03-01T00:00:00Z").status == "insufficient_data"
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -261,3 +261,55 @@ def test_incremental_r040_reads_the_buyer_year_total_and_agrees_with_a_full_run(
     assert incremental["ocids"] == full["ocids"]
     assert incremental["supplier_amount"] > before["supplier_amount"]
     assert not any("\x00" in k for (_c, _g, _s, k) in _statuses(db_session))  # the buyer-year rest row is not kept
+
+
+def _analyze_count(session: Session) -> int:
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return session.scalar(text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'red_flags'")) or 0
+
+
+def test_full_run_refreshes_postgresql_planner_statistics(db_session, seeded):
+    """A table the first run filled must not look empty to PostgreSQL's planner (see engine.analyze_tables)."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    before = _analyze_count(db_session)
+    engine.evaluate_all(db_session, NOW, commit=False)
+    assert _analyze_count(db_session) >= before + 2  # after the organisations, and after the processes
+
+
+def test_full_run_reads_settled_processes_only_when_marked_dirty(db_session, seeded):
+    """A frozen process evaluated under the current rules is skipped unread until publishing marks it dirty."""
+    engine.evaluate_all(db_session, NOW, commit=False)
+    frozen = set(db_session.scalars(select(RedFlagProcess.ocid).where(RedFlagProcess.frozen.is_(True))))
+    for record in db_session.scalars(select(Record).where(Record.ocid.in_(frozen)).order_by(Record.id)):
+        release = orjson.loads(record.compiled)
+        valid = [b for b in (release.get("bids") or {}).get("details") or [] if b.get("status") == "valid"]
+        if len(valid) >= 2 and release["tender"].get("status") == "complete":
+            break
+    else:
+        raise AssertionError("no completed process with two valid bids")
+    valid[1]["value"] = dict(valid[0]["value"])  # identical bid prices: R028
+    store_record(db_session, release)
+    record.needs_evaluation = False  # as if written behind the engine's back, without the dirty mark
+    db_session.flush()
+
+    stats = engine.evaluate_all(db_session, NOW + dt.timedelta(hours=1), commit=False)
+    assert stats.skipped_frozen == len(frozen)
+    assert _statuses(db_session)[("R028", "process", record.ocid, "")] != "flagged"
+
+    record.needs_evaluation = True  # what publishing and importing do in the same transaction
+    db_session.flush()
+    stats = engine.evaluate_all(db_session, NOW + dt.timedelta(hours=2), commit=False)
+    assert stats.skipped_frozen == len(frozen) - 1
+    assert _statuses(db_session)[("R028", "process", record.ocid, "")] == "flagged"
+
+
+def test_a_rules_change_re_evaluates_frozen_processes(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    frozen = db_session.scalar(select(func.count()).where(RedFlagProcess.frozen.is_(True)))
+    assert frozen
+    stats = engine.evaluate_all(
+        db_session, NOW + dt.timedelta(hours=1), overrides={"R003": {"threshold": 20}}, commit=False
+    )
+    assert stats.skipped_frozen == 0
+    assert stats.processes == seeded["total"]

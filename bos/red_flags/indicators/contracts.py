@@ -4,7 +4,7 @@ R060 contract without award, R068 payments above the contract value."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -138,22 +138,29 @@ def evaluate_r063(release: Mapping[str, Any], params: Params, baseline: Baseline
         return result.not_applicable("no active award")
     contracted = {str(c.get("awardID")) for c in contracts_of(release) if c.get("awardID") is not None}
     as_of = _as_of(params)
-    late, undated = [], []
+    grace = float(params["grace_days"])
+    late, pending, undated = [], [], []
     for award in awards:
         if str(award.get("id")) in contracted:
             continue
         awarded_at = parse_datetime(award.get("date"))
         if awarded_at is None:
             undated.append(str(award.get("id")))
-        elif days_between(awarded_at, as_of) > float(params["grace_days"]):
+        elif days_between(awarded_at, as_of) > grace:
             late.append({"award": str(award.get("id")), "days": days_between(awarded_at, as_of)})
-    evidence = {"late_awards": late, "as_of": as_of.isoformat(), "threshold": params["grace_days"], "source": "config"}
+        else:
+            late_after = (awarded_at + timedelta(days=grace)).isoformat()
+            pending.append({"award": str(award.get("id")), "late_after": late_after})
+    evidence = {"late_awards": late, "pending_awards": pending, "threshold": params["grace_days"], "source": "config"}
     if late:
+        evidence["as_of"] = as_of.isoformat()
         return result.flagged(
             max(r["days"] for r in late), evidence, marked=[s for a in awards for s in supplier_ids(a)]
         )
     if undated:
         return result.insufficient(["awards/date"], "award without contract has no date", awards=undated)
+    # No "as of" here: the day changes every night, the dates an award would turn late do not, so a pending
+    # process's stored outcome stays the same (the nightly run rewrites nothing) until it is flagged.
     return result.not_flagged(0.0, evidence)
 
 
