@@ -105,6 +105,7 @@ KEYED_GROUPS = RAW_PER_GROUP | {"R040"}
 R040_REST = "\x00rest"
 
 FlagKey = tuple[str, str, str, str, str]  # source, code, grain, subject, key
+BaselineDigests = Mapping[tuple[str, str], str]  # (code, peer key) -> sha256 of the stored baseline's data
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,6 +129,7 @@ class SourceParams:
     source: str
     currency: str | None
     params: dict[str, dict[str, Any]]
+    day: str = ""  # the start of the UTC day of ``now`` (ISO 8601)
 
     @classmethod
     def build(
@@ -142,7 +144,7 @@ class SourceParams:
             if "as_of" in values and values["as_of"] is None:
                 values["as_of"] = as_of
             params[code] = values
-        return cls(source, currency, params)
+        return cls(source, currency, params, as_of)
 
 
 def resolve_currency(releases: Iterable[Mapping[str, Any]], overrides: Mapping[str, Any] | None = None) -> str | None:
@@ -201,19 +203,25 @@ def peer_keys_of(release: Mapping[str, Any], sp: SourceParams) -> dict[str, list
 
 
 def evaluate_release(
-    release: Mapping[str, Any], sp: SourceParams, baselines: Mapping[tuple[str, str], Baseline | None]
+    release: Mapping[str, Any],
+    sp: SourceParams,
+    baselines: Mapping[tuple[str, str], Baseline | None],
+    looked_up: list[tuple[str, str]] | None = None,
 ) -> list[Outcome]:
-    """Every process-grain indicator on one release, against the stored baselines {(code, peer key): Baseline}."""
+    """Every process-grain indicator on one release, against the stored baselines {(code, peer key): Baseline}.
+    ``looked_up`` receives the (code, peer key) pairs it read, found or not."""
     outcomes: list[Outcome] = []
     for code in PROCESS_CODES:
         indicator = REGISTRY[code]
         params = sp.params[code]
         baseline: Any = None
         if indicator.measure is not None:
+            keys = {""} if indicator.peer_keys is None else set(indicator.peer_keys(release, params))
+            if looked_up is not None:
+                looked_up += [(code, k) for k in keys]
             if indicator.peer_keys is None:
                 baseline = baselines.get((code, ""))
             else:
-                keys = set(indicator.peer_keys(release, params))
                 baseline = {k: b for k in keys if (b := baselines.get((code, k))) is not None}
         outcomes += indicator.evaluate(release, params, baseline)  # type: ignore[misc]  # process grain has one
     return outcomes
@@ -383,6 +391,7 @@ _CURRENT_COLUMNS = (
 class RunStats:
     processes: int = 0
     skipped_frozen: int = 0
+    skipped_unchanged: int = 0
     raised: int = 0
     cleared: int = 0
     changed: int = 0
@@ -396,6 +405,7 @@ class RunStats:
         return {
             "processes_evaluated": self.processes,
             "processes_frozen_skipped": self.skipped_frozen,
+            "processes_unchanged_skipped": self.skipped_unchanged,
             "flags_raised": self.raised,
             "flags_cleared": self.cleared,
             "status_changes": self.changed,
@@ -784,6 +794,8 @@ class BaselineStore:
         self.session = session
         self.source = source
         self.cache: dict[tuple[str, str], Baseline | None] = {}
+        #: sha256 of each baseline's stored data ("" for none): what a process compared with (inputs_digest).
+        self.digests: dict[tuple[str, str], str] = {}
         self.complete = False
         if preload:
             for row in session.connection().execute(
@@ -791,8 +803,12 @@ class BaselineStore:
                     RedFlagBaseline.source == source, RedFlagBaseline.code.in_(PROCESS_CODES)
                 )
             ):
-                self.cache[(row.code, row.peer_key)] = Baseline.from_dict(orjson.loads(row.data))
+                self._put(row)
             self.complete = True
+
+    def _put(self, row: Any) -> None:
+        self.cache[(row.code, row.peer_key)] = Baseline.from_dict(orjson.loads(row.data))
+        self.digests[(row.code, row.peer_key)] = hashlib.sha256(row.data.encode()).hexdigest()
 
     def needs(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Baseline | None]:
         missing = [k for k in set(wanted) if k not in self.cache]
@@ -804,7 +820,7 @@ class BaselineStore:
                     tuple_(RedFlagBaseline.code, RedFlagBaseline.peer_key).in_(chunk),
                 )
                 for row in self.session.connection().execute(query):
-                    self.cache[(row.code, row.peer_key)] = Baseline.from_dict(orjson.loads(row.data))
+                    self._put(row)
             for key in missing:
                 self.cache.setdefault(key, None)
         return self.cache
@@ -1184,6 +1200,7 @@ def _state_rows(session: Session, ocids: Sequence[str]) -> dict[str, Any]:
             RedFlagProcess.rules_sha,
             RedFlagProcess.frozen,
             RedFlagProcess.outcomes_sha,
+            *(getattr(RedFlagProcess, name) for name in INPUT_COLUMNS),
         ).where(RedFlagProcess.ocid.in_(ocids[start : start + 500]))
         for row in session.connection().execute(query):
             found[row.ocid] = row
@@ -1214,6 +1231,9 @@ class Evaluated:
     flagged_codes: tuple[str, ...] = ()  # codes it flags (rows None: the stored flags to confirm)
 
 
+#: State columns describing what a process's last evaluation read besides its release (see inputs_digest).
+INPUT_COLUMNS = ("inputs_sha", "baseline_keys", "flagged_codes", "day_bound")
+
 #: What the pure step needs of a record: ocid, compiled JSON, whether to analyse it, its stored outcome digest.
 WorkItem = tuple[str, str, bool, str | None]
 
@@ -1222,6 +1242,8 @@ def evaluate_chunk(
     sp: SourceParams,
     items: Sequence[WorkItem],
     baselines: BaselineStore | Mapping[tuple[str, str], Baseline | None],
+    rules: str = "",
+    digests: BaselineDigests | None = None,
 ) -> tuple[list[Analysis], list[Evaluated], list[str]]:
     """The pure per-chunk work (no session unless ``baselines`` is a lazy store): parse, analyse, evaluate every
     process-grain indicator, build the outcome rows, digest and summarise them. Errors are per record, in order.
@@ -1244,18 +1266,24 @@ def evaluate_chunk(
             (code, key) for _o, release, _d in todo for code, ks in peer_keys_of(release, sp).items() for key in ks
         ]
         cache: Mapping[tuple[str, str], Baseline | None] = baselines.needs(wanted)
+        digests = baselines.digests
     else:
         cache = baselines
     evaluated: list[Evaluated] = []
     for ocid, release, old_digest in todo:
+        looked_up: list[tuple[str, str]] = []
         try:
-            outcomes = evaluate_release(release, sp, cache)
+            outcomes = evaluate_release(release, sp, cache, looked_up)
         except Exception as exc:
             errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
             continue
         buyer, suppliers = _release_parties(release)
         digest = _digest(sp.source, buyer, suppliers, outcomes)
         summary = composite(outcomes)
+        day_bound = _day_bound(outcomes)
+        compared = _compared_with_baselines(outcomes)
+        looked_up = [(code, key) for code, key in looked_up if code in compared]
+        flagged = tuple(sorted({o.code for o in outcomes if o.status == FLAGGED}))
         state = {
             "buyer": buyer,
             "outcomes_sha": digest,
@@ -1264,9 +1292,12 @@ def evaluate_chunk(
             "evaluated": summary.evaluated,
             "flagged": summary.flagged,
             "score": summary.score,
+            "inputs_sha": inputs_digest(rules, sp, looked_up, day_bound, digests or {}),
+            "baseline_keys": "\n".join(sorted({f"{code}\t{key}" for code, key in looked_up})),
+            "flagged_codes": "|".join(flagged),
+            "day_bound": day_bound,
         }
         if old_digest == digest:  # the rows would be those stored: none are built
-            flagged = tuple(sorted({o.code for o in outcomes if o.status == FLAGGED}))
             evaluated.append(Evaluated(ocid, None, state, flagged))
         else:
             evaluated.append(Evaluated(ocid, [flag_row(o, sp.source, buyer, suppliers) for o in outcomes], state))
@@ -1275,12 +1306,14 @@ def evaluate_chunk(
 
 @dataclass
 class Prepared:
-    """A chunk read by the parent: its records, their stored states, the ones skipped (frozen), the pure work."""
+    """A chunk read by the parent: its records, their stored states, the ones skipped (frozen), the pure work and
+    the flags to confirm of processes skipped with unchanged inputs ((ocid, codes))."""
 
     records: dict[str, RecordInput]
     states: dict[str, Any]
     clean: list[RecordInput]
     items: list[WorkItem]
+    confirm: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def prepare_records(
@@ -1291,17 +1324,36 @@ def prepare_records(
     force: bool = False,
     analysed: set[tuple[str, str]] | None = None,
     stats: RunStats | None = None,
+    inputs: Callable[[Any], str] | None = None,
 ) -> Prepared:
     """Read the stored states of these records and decide, per record, whether it is skipped (frozen and unchanged)
-    and whether its measures must be swapped (``analysed``: (ocid, sha) the full run's first pass already swapped)."""
+    and whether its measures must be swapped (``analysed``: (ocid, sha) the full run's first pass already swapped).
+
+    A record read without its release (clean, evaluated under the current rules; see ``_chunks``) is skipped when
+    frozen, or when ``inputs`` (the digest of what it would be evaluated against) equals its stored one; otherwise
+    its release is read now."""
     states = _state_rows(session, [r.ocid for r in records])
     clean: list[RecordInput] = []
     items: list[WorkItem] = []
+    confirm: list[tuple[str, list[str]]] = []
+    unread: list[RecordInput] = []
     for record in records:
-        state = states.get(record.ocid)
-        if record.compiled is None:  # settled: skipped by the query, already clean
+        if record.compiled is not None:
+            continue
+        state = states[record.ocid]
+        if state.frozen:
             if stats is not None:
                 stats.skipped_frozen += 1
+        elif inputs is not None and state.inputs_sha == inputs(state):
+            if stats is not None:
+                stats.skipped_unchanged += 1
+            confirm.append((record.ocid, [c for c in (state.flagged_codes or "").split("|") if c]))
+        else:
+            unread.append(record)
+    _read_compiled(session, unread)
+    for record in records:
+        state = states.get(record.ocid)
+        if record.compiled is None:  # skipped above: already clean
             continue
         unchanged = state is not None and state.compiled_sha == record.sha and state.rules_sha == rules
         if unchanged and state.frozen and not force:
@@ -1311,7 +1363,17 @@ def prepare_records(
             continue
         needs_analysis = analyse_changed and not unchanged and (record.ocid, record.sha) not in (analysed or ())
         items.append((record.ocid, record.compiled, needs_analysis, state.outcomes_sha if state else None))
-    return Prepared({r.ocid: r for r in records}, states, clean, items)
+    return Prepared({r.ocid: r for r in records}, states, clean, items, confirm)
+
+
+def _read_compiled(session: Session, records: Sequence[RecordInput]) -> None:
+    by_id = {r.id: r for r in records}
+    ids = sorted(by_id)
+    for start in range(0, len(ids), 500):
+        query = select(Record.id, Record.compiled).where(Record.id.in_(ids[start : start + 500]))
+        for row in session.connection().execute(query):
+            by_id[row.id].compiled = row.compiled
+            by_id[row.id].__post_init__()  # its sha
 
 
 def apply_evaluated(
@@ -1332,6 +1394,9 @@ def apply_evaluated(
     new_states: list[dict[str, Any]] = []
     unchanged: dict[str, list[str]] = defaultdict(list)  # code -> processes whose stored flag of it is confirmed
     changed_ocids: list[str] = []
+    for ocid, codes in prepared.confirm:  # skipped, inputs unchanged: its flags still hold
+        for code in codes:
+            unchanged[code].append(ocid)
     for item in evaluated:
         if item.rows is None:
             for code in item.flagged_codes:  # same rows as last time: only confirm its flags
@@ -1353,6 +1418,7 @@ def apply_evaluated(
                 "flagged": item.state["flagged"],
                 "score": item.state["score"],
                 "evaluated_at": now,
+                **{name: item.state[name] for name in INPUT_COLUMNS},
             }
         )
     current = current_by_ocid(session, changed_ocids)
@@ -1383,8 +1449,38 @@ def evaluate_records(
     evaluate them against ``baselines``, write outcome diffs and per-process state, clear dirty marks. Returns
     touched org groups. (The full run with workers runs the same three steps, the pure one in worker processes.)"""
     prepared = prepare_records(session, records, rules, analyse_changed, force, analysed, stats)
-    result = evaluate_chunk(sp, prepared.items, baselines)
+    result = evaluate_chunk(sp, prepared.items, baselines, rules)
     return apply_evaluated(session, sp, prepared, result, now, stats, rules)
+
+
+def inputs_digest(
+    rules: str, sp: SourceParams, baseline_keys: Iterable[tuple[str, str]], day_bound: bool, digests: BaselineDigests
+) -> str:
+    """Everything a process-grain evaluation reads besides the release: the rules, the main currency, each stored
+    baseline it looked up (by the digest of its data; "" when there was none) and, when one of its outcomes can
+    change with the day alone, the day. A clean process with the same digest would get the same outcomes."""
+    lines = [rules, sp.currency or "", sp.day if day_bound else ""]
+    lines += [f"{code}\t{key}\t{digests.get((code, key), '')}" for code, key in sorted(set(baseline_keys))]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _compared_with_baselines(outcomes: Sequence[Outcome]) -> set[str]:
+    """Codes whose outcome may depend on their baselines. The indicators decide "not applicable", and "insufficient
+    data" naming missing fields, from the release alone before reading a baseline; so such an outcome stays the
+    same when only a baseline moves (an insufficiency from the peers, e.g. too few, names no field)."""
+    return {
+        o.code
+        for o in outcomes
+        if o.status != NOT_APPLICABLE and not (o.status == INSUFFICIENT and o.evidence.get("missing"))
+    }
+
+
+def _day_bound(outcomes: Sequence[Outcome]) -> bool:
+    for outcome in outcomes:
+        day_bound = REGISTRY[outcome.code].day_bound
+        if day_bound is not None and day_bound(outcome):
+            return True
+    return False
 
 
 def _digest(source: str, buyer: str | None, suppliers: Sequence[str], outcomes: Sequence[Outcome]) -> str:
@@ -1630,6 +1726,7 @@ class _FullRun:
     analysed: set[tuple[str, str]] = field(default_factory=set)
     sp: SourceParams = field(init=False)
     baselines: dict[tuple[str, str], Baseline | None] = field(init=False)
+    digests: dict[tuple[str, str], str] = field(init=False)
 
     def run(self) -> None:
         session, source, now = self.session, self.source, self.now
@@ -1648,6 +1745,7 @@ class _FullRun:
         # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
         store = BaselineStore(session, source, preload=True)
         self.baselines = dict(store.cache)  # complete: workers get a plain mapping, no session
+        self.digests = dict(store.digests)
         _pipelined(self.pool, self.depth, self._second_pass(), self._write)
         analyze_tables(session)
 
@@ -1673,8 +1771,15 @@ class _FullRun:
     def _second_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
         for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=False):
             # A record that changed since the first pass is analysed here, and its organisations re-evaluated.
-            prepared = prepare_records(self.session, records, self.rules, analysed=self.analysed, stats=self.stats)
-            yield prepared, evaluate_chunk, (self.sp, prepared.items, self.baselines)
+            prepared = prepare_records(
+                self.session, records, self.rules, analysed=self.analysed, stats=self.stats, inputs=self._inputs
+            )
+            yield prepared, evaluate_chunk, (self.sp, prepared.items, self.baselines, self.rules, self.digests)
+
+    def _inputs(self, state: Any) -> str:
+        """The inputs digest a clean process would be evaluated with now (against this run's baselines)."""
+        keys = [tuple(line.split("\t", 1)) for line in (state.baseline_keys or "").split("\n") if line]
+        return inputs_digest(self.rules, self.sp, keys, bool(state.day_bound), self.digests)  # type: ignore[arg-type]
 
     def _write(self, prepared: Prepared, result: tuple[list[Analysis], list[Evaluated], list[str]]) -> None:
         touched = apply_evaluated(self.session, self.sp, prepared, result, self.now, self.stats, self.rules)
@@ -1710,12 +1815,12 @@ def _chunks(session: Session, source: str, size: int, rules: str, changed_only: 
 
     Publishing and importing mark a record dirty in the same transaction, so a record that is not dirty and was
     evaluated under the current rules has not changed since. ``changed_only`` (the first pass) reads only the others;
-    otherwise a settled record (such a record whose process is frozen) comes without its compiled release, which is
-    then neither read nor hashed: at 100,000 processes about half are settled.
+    otherwise such a record comes without its compiled release (``compiled`` None): ``prepare_records`` skips it
+    unread when its process is frozen or its other inputs did not move, and reads it only to evaluate it.
     """
     state = RedFlagProcess.__table__.c
     evaluated_as_is = and_(state.rules_sha == rules, Record.needs_evaluation.is_(False))
-    compiled = case((and_(evaluated_as_is, state.frozen.is_(True)), null()), else_=Record.compiled)
+    compiled = case((evaluated_as_is, null()), else_=Record.compiled)
     columns = [c if c is not Record.compiled else compiled.label("compiled") for c in _RECORD_COLUMNS]
     joined = Record.__table__.outerjoin(RedFlagProcess.__table__, state.ocid == Record.ocid)
     last = 0

@@ -121,6 +121,12 @@ class RedFlagProcess(Base):
     flagged: Mapped[int] = mapped_column(default=0)
     score: Mapped[float | None] = mapped_column(Float)  # None below the minimum coverage: never a bare 0
     evaluated_at: Mapped[dt.datetime]
+    #: Digest of what the evaluation read besides the release (rules, currency, baselines, the day if day-bound):
+    #: a clean process whose digest is unchanged is not re-evaluated by the nightly run (engine.inputs_digest).
+    inputs_sha: Mapped[str | None] = mapped_column(String(64))
+    baseline_keys: Mapped[str | None] = mapped_column(Text)  # "code<TAB>peer key" lines it looked up
+    flagged_codes: Mapped[str | None] = mapped_column(Text)  # "R018|R024": its flags, confirmed when skipped
+    day_bound: Mapped[bool | None]  # an outcome may change with the day alone (R063 pending or late)
 
 
 class RedFlagMeasure(Base):

@@ -7,13 +7,20 @@ import datetime as dt
 
 import orjson
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
 from bos.red_flags import engine
 from bos.red_flags.indicators import REGISTRY, Outcome, evaluate_dataset
-from bos.red_flags.models import FlagStatus, RedFlag, RedFlagEvent, RedFlagOrgTotal, RedFlagProcess
+from bos.red_flags.models import (
+    FlagStatus,
+    RedFlag,
+    RedFlagEvent,
+    RedFlagMeasure,
+    RedFlagOrgTotal,
+    RedFlagProcess,
+)
 from tests.red_flags.conftest import NOW, store_record
 
 
@@ -313,3 +320,32 @@ def test_a_rules_change_re_evaluates_frozen_processes(db_session, seeded):
     )
     assert stats.skipped_frozen == 0
     assert stats.processes == seeded["total"]
+
+
+def test_nightly_run_skips_processes_whose_inputs_did_not_move(db_session, seeded):
+    """A clean process is re-evaluated only when a baseline it compared with moved or an outcome depends on the
+    day; what it skips is exactly what a full re-evaluation would have written."""
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record = _record(db_session)
+    release = orjson.loads(record.compiled)
+    valid = [b for b in release["bids"]["details"] if b.get("status") == "valid"]
+    lowest = min(valid, key=lambda bid: bid["value"]["amount"])
+    lowest["value"]["amount"] = lowest["value"]["amount"] // 2
+    store_record(db_session, release)
+    # And R058's peer statistics move for every process compared with them (as many changed processes would).
+    db_session.execute(
+        update(RedFlagMeasure).where(RedFlagMeasure.code == "R058").values(value=RedFlagMeasure.value * 2)
+    )
+    live = db_session.scalar(select(func.count()).where(RedFlagProcess.frozen.is_(False)))
+
+    nightly = engine.evaluate_all(db_session, NOW + dt.timedelta(days=1), commit=False)
+    assert nightly.skipped_unchanged > 0
+    assert 0 < nightly.processes < live
+    assert nightly.processes + nightly.skipped_unchanged == live
+
+    # Everything marked dirty: every live process is evaluated again, and nothing it skipped was stale.
+    db_session.execute(update(Record).values(needs_evaluation=True))
+    forced = engine.evaluate_all(db_session, NOW + dt.timedelta(days=1, hours=1), commit=False)
+    assert forced.skipped_unchanged == 0
+    assert forced.processes == live
+    assert (forced.inserted, forced.updated, forced.raised, forced.cleared) == (0, 0, 0, 0)

@@ -109,6 +109,8 @@ class Indicator:
     price_comparison: bool = False
     #: Cardinal's value for a tenderer marked by a process flag (None: Cardinal reports no tenderer).
     cardinal_tenderer_value: float | None = None
+    #: Whether an outcome may change with the day alone (its release and baselines unchanged); None: never.
+    day_bound: Callable[[Outcome], bool] | None = None
 
     @property
     def is_process_grain(self) -> bool:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bos.red_flags.indicators.base import (
+    FLAGGED,
     BaselineInput,
     Outcome,
     Params,
@@ -162,6 +163,11 @@ def evaluate_r063(release: Mapping[str, Any], params: Params, baseline: Baseline
     # No "as of" here: the day changes every night, the dates an award would turn late do not, so a pending
     # process's stored outcome stays the same (the nightly run rewrites nothing) until it is flagged.
     return result.not_flagged(0.0, evidence)
+
+
+def r063_day_bound(outcome: Outcome) -> bool:
+    """Late awards grow older every day and a pending one turns late on its date: both depend on the day."""
+    return outcome.status == FLAGGED or bool(outcome.evidence.get("pending_awards"))
 
 
 def evaluate_r060(release: Mapping[str, Any], params: Params, baseline: BaselineInput = None) -> list[Outcome]:

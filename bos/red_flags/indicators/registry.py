@@ -40,6 +40,7 @@ from bos.red_flags.indicators.contracts import (
     evaluate_r064,
     evaluate_r068,
     evaluate_r069,
+    r063_day_bound,
 )
 from bos.red_flags.indicators.indonesia import INDONESIAN_PARAMS
 from bos.red_flags.indicators.organisations import (
@@ -520,6 +521,7 @@ _INDICATORS: list[Indicator] = [
         cardinal=False,
         params={"grace_days": 30, "as_of": None},
         evaluate=evaluate_r063,
+        day_bound=r063_day_bound,
         **_texts(
             "Kontrak belum dipublikasikan",
             "Contract not published",
