@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bos.enums import OrganisationKind, ProcessStage, ProcurementCategory, ProcurementMethod, TenderStatus
@@ -131,3 +131,10 @@ def test_period_schema_refuses_end_before_start():
     with pytest.raises(ValidationError) as info:
         PeriodSchema().load({"start_date": "2026-02-01T00:00:00+07:00", "end_date": "2026-01-01T00:00:00+07:00"})
     assert "end_date" in info.value.messages
+
+
+def test_postgresql_plans_each_statement_with_its_parameters(db_session):
+    """A generic plan kept from an empty table must not outlive its growth (bos.db.configure_postgresql)."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    assert db_session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

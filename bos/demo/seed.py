@@ -51,6 +51,7 @@ AWARDED_STAGES = frozenset(
     {ProcessStage.AWARDED, ProcessStage.CONTRACTED, ProcessStage.IMPLEMENTATION, ProcessStage.COMPLETED}
 )
 CHUNK = 2000  # processes per bulk insert round: large enough to amortise, small enough to keep memory flat
+ANALYZE_AFTER = 1000  # processes: a seed this large refreshes PostgreSQL's planner statistics
 
 STAGE_WEIGHTS: dict[ProcessStage, int] = {
     ProcessStage.PLANNED: 8,
@@ -813,6 +814,10 @@ def seed_database(
     if pool is not None:
         pool.shutdown()
     _reset_sequences(session)
+    if processes >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # Fresh planner statistics for the tables just filled in bulk: without them (autovacuum may be off, or
+        # not have run yet) PostgreSQL takes 100,000 records for a handful and plans scans accordingly.
+        session.execute(text("ANALYZE"))
     counts = {stage.value: count for stage, count in generator.stage_counts.items()}
     counts["total"] = sum(generator.stage_counts.values())
     return counts

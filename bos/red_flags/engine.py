@@ -13,6 +13,10 @@ evaluates each publisher (``Record.source``) on its own, since organisation ids 
   the last full run.
 * Outcomes are diffed against the current rows: a status change writes an event (raised, cleared, changed); the
   unique key (source, code, grain, subject, key) makes every run idempotent, so a killed run never duplicates.
+* The full run reads a record's release only when it must: publishing and importing mark a record dirty in the
+  same transaction, so a clean record evaluated under the current rules is skipped unread when its process is
+  frozen, or when the digest of its other inputs (currency, the baselines it was compared with, the day for
+  day-bound outcomes; ``inputs_digest``) did not move. Its flags are then confirmed as still holding.
 
 Services call nothing here; jobs and the CLI do, inside the lease ``red-flags-engine`` (one runner at a time).
 """
@@ -32,7 +36,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, case, delete, func, insert, not_, null, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -1727,9 +1746,13 @@ class _FullRun:
     sp: SourceParams = field(init=False)
     baselines: dict[tuple[str, str], Baseline | None] = field(init=False)
     digests: dict[tuple[str, str], str] = field(init=False)
+    written: int = 0  # processes analysed and outcome rows inserted by this run (see _growing)
+    analyzed_at: int = 0
 
     def run(self) -> None:
         session, source, now = self.session, self.source, self.now
+        # The engine reads records by keyset and joined with their states: plan that with fresh statistics.
+        analyze_tables(session, (Record, *BULK_TABLES), only_stale=True)
         # The main currency is resolved afresh (first seen, in input order) at every full run.
         currency = _resolve_and_store_currency(session, source, now, self.overrides)
         self.sp = SourceParams.build(source, currency, now, self.overrides)
@@ -1739,15 +1762,16 @@ class _FullRun:
         self.stats.baselines += refresh_baselines(session, source, now)
         rebuild_totals(session, source)
         evaluate_organisations(session, self.sp, now, self.stats)
-        analyze_tables(session)
+        analyze_tables(session, only_stale=True)
         if self.commit:
             session.commit()
         # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
         store = BaselineStore(session, source, preload=True)
         self.baselines = dict(store.cache)  # complete: workers get a plain mapping, no session
         self.digests = dict(store.digests)
+        self.written = self.analyzed_at = 0  # the outcome tables grow from here on (see _growing)
         _pipelined(self.pool, self.depth, self._second_pass(), self._write)
-        analyze_tables(session)
+        analyze_tables(session, only_stale=True)
 
     def _first_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
         for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=True):
@@ -1767,6 +1791,7 @@ class _FullRun:
             swap_analyses(self.session, self.source, analyses, adjust_totals=False)
         if self.commit:
             self.session.commit()
+        self._growing(len(analyses))
 
     def _second_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
         for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=False):
@@ -1782,31 +1807,67 @@ class _FullRun:
         return inputs_digest(self.rules, self.sp, keys, bool(state.day_bound), self.digests)  # type: ignore[arg-type]
 
     def _write(self, prepared: Prepared, result: tuple[list[Analysis], list[Evaluated], list[str]]) -> None:
+        inserted = self.stats.inserted
         touched = apply_evaluated(self.session, self.sp, prepared, result, self.now, self.stats, self.rules)
         if touched:
             evaluate_organisations(self.session, self.sp, self.now, self.stats, touched)
         if self.commit:
             self.session.commit()
+        self._growing(self.stats.inserted - inserted)
         if self.progress:
             self.progress(len(prepared.records))
+
+    def _growing(self, written: int) -> None:
+        """A first run fills the tables from empty while it reads them by ocid: refresh PostgreSQL's statistics
+        each time what this run wrote doubles (a handful of ANALYZEs), so plans follow the growth."""
+        self.written += written
+        if self.written >= max(2 * self.analyzed_at, 2000):
+            analyze_tables(self.session)
+            self.analyzed_at = self.written
 
 
 #: The tables a full run fills in bulk (planner statistics refreshed after it).
 BULK_TABLES = (RedFlag, RedFlagProcess, RedFlagMeasure, RedFlagContribution, RedFlagOrgTotal, RedFlagEvent)
 
 
-def analyze_tables(session: Session) -> None:
+def _keyed_columns(table: Any) -> list[str]:
+    """Every column but the long texts (a record's compiled release, a flag's evidence and explanation): the
+    planner needs statistics of what rows are looked up and filtered by, and reading those texts made ANALYZE of
+    red_flags take 0.75 s instead of a few ms at 10,000 processes."""
+    return [c.name for c in table.columns if not isinstance(c.type, Text)]
+
+
+def analyze_tables(session: Session, models: Sequence[Any] = BULK_TABLES, only_stale: bool = False) -> None:
     """Refresh PostgreSQL's planner statistics of the engine's tables after bulk writes.
 
-    Without them (autovacuum analyses on its own schedule) a table filled by the first full run looks empty to the
-    planner, which then scans a whole code's rows for each ``subject IN (...)``: 16 s instead of 7 s for a steady
-    run of 10,000 processes, 55 ms instead of 27 ms for an incremental one. ANALYZE samples a bounded number of rows
-    (it costs well under a second whatever the size) and blocks neither readers nor writers. SQLite plans from its
+    Without them (autovacuum analyses on its own schedule, and may be off) a table filled by the first full run
+    looks empty to the planner, which then scans a whole code's rows for each ``subject IN (...)`` (16 s instead
+    of 7 s for a steady run of 10,000 processes, 55 ms instead of 27 ms for an incremental one) and reads 500
+    records by a parallel scan of all of them (~200 ms per chunk at 100,000). ANALYZE samples a bounded number of
+    rows (well under a second whatever the size) and blocks neither readers nor writers. SQLite plans from its
     indexes alone here, so it is left alone.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    names = ", ".join(model.__table__.name for model in BULK_TABLES)
+    tables = [model.__table__ for model in models]
+    if only_stale:
+        # autovacuum's own rule (50 rows + 10% changed since the last ANALYZE), from the statistics it keeps even
+        # when it is off: a run that changed little pays nothing (ANALYZE of all of them: ~2 s at 100,000).
+        stale = {
+            row.relname
+            for row in session.execute(
+                text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:names) "
+                    "AND (last_analyze IS NULL AND last_autoanalyze IS NULL "
+                    "OR n_mod_since_analyze > 50 + 0.1 * n_live_tup)"
+                ),
+                {"names": [t.name for t in tables]},
+            )
+        }
+        tables = [t for t in tables if t.name in stale]
+        if not tables:
+            return
+    names = ", ".join(f"{table.name} ({', '.join(_keyed_columns(table))})" for table in tables)
     session.execute(text(f"ANALYZE {names}"))
 
 

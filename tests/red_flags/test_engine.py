@@ -280,8 +280,10 @@ def test_full_run_refreshes_postgresql_planner_statistics(db_session, seeded):
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("planner statistics are PostgreSQL's")
     before = _analyze_count(db_session)
-    engine.evaluate_all(db_session, NOW, commit=False)
-    assert _analyze_count(db_session) >= before + 2  # after the organisations, and after the processes
+    engine.evaluate_all(db_session, NOW, commit=False, chunk=10)
+    # As the ~2,700 outcome rows of the first run grow past 2,000 (the tables a run has not committed to yet are
+    # not stale to pg_stat_user_tables, so the analyses at the start and end of a run may find nothing to do).
+    assert _analyze_count(db_session) >= before + 1
 
 
 def test_full_run_reads_settled_processes_only_when_marked_dirty(db_session, seeded):
