@@ -118,9 +118,9 @@ RAW_PER_SUBJECT_PINNED = {"R048"}  # distinct prefixes and processes need rows; 
 #: ``peer_key`` of the fences a full run pins for TOTALS_ALL_SUBJECTS codes (incremental runs read only the touched
 #: organisations' totals and compare them with these fences until the next full run).
 PINNED_FENCES = "*pinned-fences"
-#: Key suffix of the row that stands for a buyer-year's other suppliers in an incremental R040 evaluation.
 #: Organisation indicators whose outcomes are one per touched group (subject and key): only those rows are read.
 KEYED_GROUPS = RAW_PER_GROUP | {"R040"}
+#: Key suffix of the row that stands for a buyer-year's other suppliers in an incremental R040 evaluation.
 R040_REST = "\x00rest"
 
 FlagKey = tuple[str, str, str, str, str]  # source, code, grain, subject, key
@@ -845,13 +845,25 @@ class BaselineStore:
         return self.cache
 
 
+def _baseline_data(session: Session, source: str, code: str, peer_key: str) -> Any:
+    """The stored JSON of one baseline row (the twin of ``_put_baseline``), decoded; None when there is none."""
+    data = (
+        session.connection()
+        .execute(
+            select(RedFlagBaseline.data).where(
+                RedFlagBaseline.source == source, RedFlagBaseline.code == code, RedFlagBaseline.peer_key == peer_key
+            )
+        )
+        .scalar_one_or_none()
+    )
+    return None if data is None else orjson.loads(data)
+
+
 def stored_currency(session: Session, source: str) -> tuple[bool, str | None]:
-    row = session.execute(
-        select(RedFlagBaseline.data).where(RedFlagBaseline.source == source, RedFlagBaseline.code == CURRENCY_CODE)
-    ).scalar_one_or_none()
-    if row is None:
+    data = _baseline_data(session, source, CURRENCY_CODE, "")
+    if data is None:
         return False, None
-    return True, orjson.loads(row).get("currency")
+    return True, data.get("currency")
 
 
 def _put_baseline(
@@ -1006,14 +1018,7 @@ def _evaluate_org_code(
                 query = query.where(tuple_(c.grain, c.subject).in_(subjects))
         contributions = [_as_contribution(r) for r in session.connection().execute(query.order_by(c.id))]
         if code in RAW_PER_SUBJECT_PINNED and subjects is not None:
-            pinned = (
-                session.connection()
-                .execute(
-                    select(RedFlagBaseline.data).where(RedFlagBaseline.source == source, RedFlagBaseline.code == code)
-                )
-                .scalar_one_or_none()
-            )
-            fence = orjson.loads(pinned) if pinned else {}
+            fence = _baseline_data(session, source, code, indicator.grain) or {}
             params["threshold"] = fence["threshold"] if fence.get("threshold") is not None else math.nan
     outcomes = evaluate_group(contributions, params)
     if subjects is not None:
@@ -1047,18 +1052,7 @@ def _fences_by_grain(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
 def _pinned_fences(session: Session, source: str, code: str, grains: set[str]) -> dict[str, Any] | None:
     """The fences pinned by the last full run, if they cover ``grains``; None sends the caller to read every
     organisation's totals and compute the fences afresh (no full run yet, or a grain it found no organisation of)."""
-    data = (
-        session.connection()
-        .execute(
-            select(RedFlagBaseline.data).where(
-                RedFlagBaseline.source == source,
-                RedFlagBaseline.code == code,
-                RedFlagBaseline.peer_key == PINNED_FENCES,
-            )
-        )
-        .scalar_one_or_none()
-    )
-    fences = orjson.loads(data) if data else {}
+    fences = _baseline_data(session, source, code, PINNED_FENCES) or {}
     return fences if fences and grains <= fences.keys() else None
 
 
@@ -1189,7 +1183,12 @@ class RecordInput:
 
     def __post_init__(self) -> None:
         if self.compiled is not None:
-            self.sha = hashlib.sha256(self.compiled.encode()).hexdigest()
+            self.set_compiled(self.compiled)
+
+    def set_compiled(self, compiled: str) -> None:
+        """The release, read now for a record first read without it, and its sha256."""
+        self.compiled = compiled
+        self.sha = hashlib.sha256(compiled.encode()).hexdigest()
 
 
 def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
@@ -1312,7 +1311,7 @@ def evaluate_chunk(
             "flagged": summary.flagged,
             "score": summary.score,
             "inputs_sha": inputs_digest(rules, sp, looked_up, day_bound, digests or {}),
-            "baseline_keys": "\n".join(sorted({f"{code}\t{key}" for code, key in looked_up})),
+            "baseline_keys": _join_keys(looked_up),
             "flagged_codes": "|".join(flagged),
             "day_bound": day_bound,
         }
@@ -1391,8 +1390,7 @@ def _read_compiled(session: Session, records: Sequence[RecordInput]) -> None:
     for start in range(0, len(ids), 500):
         query = select(Record.id, Record.compiled).where(Record.id.in_(ids[start : start + 500]))
         for row in session.connection().execute(query):
-            by_id[row.id].compiled = row.compiled
-            by_id[row.id].__post_init__()  # its sha
+            by_id[row.id].set_compiled(row.compiled)
 
 
 def apply_evaluated(
@@ -1481,6 +1479,16 @@ def inputs_digest(
     lines = [rules, sp.currency or "", sp.day if day_bound else ""]
     lines += [f"{code}\t{key}\t{digests.get((code, key), '')}" for code, key in sorted(set(baseline_keys))]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _join_keys(keys: Iterable[tuple[str, str]]) -> str:
+    """(code, peer key) pairs as ``red_flag_processes.baseline_keys`` stores them: "code<TAB>key" lines, sorted."""
+    return "\n".join(sorted({f"{code}\t{key}" for code, key in keys}))
+
+
+def _split_keys(stored: str | None) -> list[tuple[str, str]]:
+    pairs = [line.split("\t", 1) for line in (stored or "").split("\n") if line]
+    return [(code, key) for code, key in pairs]
 
 
 def _compared_with_baselines(outcomes: Sequence[Outcome]) -> set[str]:
@@ -1803,8 +1811,8 @@ class _FullRun:
 
     def _inputs(self, state: Any) -> str:
         """The inputs digest a clean process would be evaluated with now (against this run's baselines)."""
-        keys = [tuple(line.split("\t", 1)) for line in (state.baseline_keys or "").split("\n") if line]
-        return inputs_digest(self.rules, self.sp, keys, bool(state.day_bound), self.digests)  # type: ignore[arg-type]
+        keys = _split_keys(state.baseline_keys)
+        return inputs_digest(self.rules, self.sp, keys, bool(state.day_bound), self.digests)
 
     def _write(self, prepared: Prepared, result: tuple[list[Analysis], list[Evaluated], list[str]]) -> None:
         inserted = self.stats.inserted
