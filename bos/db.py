@@ -232,9 +232,27 @@ def get_session() -> Session:
     database; a GET reads without locking anyone out."""
     if "bos_session" not in g:
         state: DatabaseState = current_app.extensions["bos_db"]
-        writes = has_request_context() and request.method in WRITE_METHODS
-        g.bos_session = (state.write_session_factory if writes else state.session_factory)()
+        g.bos_session = (state.write_session_factory if _request_writes() else state.session_factory)()
     return g.bos_session
+
+
+def writes_on_get(view: Any) -> Any:
+    """Mark a view (function or MethodView class) whose GET writes too, e.g. archiving the PDF it hands out: its
+    session takes SQLite's write lock up front like a POST's, instead of failing to upgrade during a job's write."""
+    view.bos_writes_on_get = True
+    return view
+
+
+def _request_writes() -> bool:
+    if not has_request_context():
+        return False
+    if request.method in WRITE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(
+        getattr(view, "bos_writes_on_get", False)
+        or getattr(getattr(view, "view_class", None), "bos_writes_on_get", False)
+    )
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,15 @@ def register_error_handlers(app: Flask) -> None:
         # is rolled back by the after-request hook because the status is >= 400.
         log.warning("integrity error reached the handler: %s", exc.orig)
         return error_response(409, "conflict", describe_integrity_error(exc))
+
+    @app.errorhandler(OperationalError)
+    def _operational(exc: OperationalError) -> Response:
+        # The database could not run the statement now (SQLite's "database is locked", a connection lost): not
+        # the client's input. The after-request hook rolls the session back; the request may simply be retried.
+        log.warning("database unavailable for a request: %s", exc.orig)
+        response = error_response(503, "database_busy", "The database is busy; please try again in a moment.")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(StatementError)
     def _statement(exc: StatementError) -> Response:

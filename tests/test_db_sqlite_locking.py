@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from bos import create_app, migrate
 from bos.db import DatabaseState, get_session, new_session
@@ -129,6 +130,38 @@ def test_a_write_request_takes_the_write_lock_at_its_first_query(app, method):
         get_session().execute(select(func.count()).select_from(JobLease))
         assert not write_lock_is_free(app)
     assert write_lock_is_free(app)  # the request's teardown ended the transaction
+
+
+@pytest.mark.parametrize("path", ["/processes/1/dossier.pdf", "/api/v1/reports/processes/1/dossier"])
+def test_a_get_that_archives_its_pdf_takes_the_write_lock(app, path):
+    """The dossier GETs write the report archive: marked writes_on_get (a view function and a MethodView)."""
+    with app.test_request_context(path, method="GET"):
+        get_session().execute(select(func.count()).select_from(JobLease))
+        assert not write_lock_is_free(app)
+    assert write_lock_is_free(app)
+
+
+def test_a_locked_database_answers_503_not_a_client_error(app):
+    """A GET that writes while another connection holds the write lock past busy_timeout: retry later."""
+    holder = sqlite3.connect(database_path(app), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with app.test_request_context("/api/v1/processes", method="GET"):
+            session = get_session()
+            session.execute(text("PRAGMA busy_timeout=0"))
+            session.execute(select(func.count()).select_from(JobLease))
+            try:
+                session.execute(delete(JobLease).where(JobLease.name == "nothing"))
+            except OperationalError as exc:
+                response = app.handle_user_exception(exc)
+            else:
+                raise AssertionError("the write should have found the database locked")
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "1"
+            session.rollback()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bos.accounts.auth import api_actor
-from bos.db import get_session
+from bos.db import get_session, writes_on_get
 from bos.exceptions import BadParameter
 from bos.extensions import csrf
 from bos.reports import service
@@ -44,6 +44,7 @@ def _pdf(report: ArchivedReport) -> Response:
 
 
 @blp.route("/processes/<int:process_id>/dossier")
+@writes_on_get  # archives the PDF it hands out
 class ProcessDossier(MethodView):
     @blp.arguments(LanguageQuerySchema, location="query")
     @blp.response(200, PDF_SCHEMA, content_type="application/pdf", description=PDF_DESCRIPTION)
@@ -57,6 +58,7 @@ class ProcessDossier(MethodView):
 
 
 @blp.route("/buyers/<int:buyer_id>/profile")
+@writes_on_get  # archives the PDF it hands out
 class BuyerProfile(MethodView):
     @blp.arguments(LanguageQuerySchema, location="query")
     @blp.response(200, PDF_SCHEMA, content_type="application/pdf", description=PDF_DESCRIPTION)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from bos.accounts.auth import web_actor
-from bos.db import get_session
+from bos.db import get_session, writes_on_get
 from bos.exceptions import BadParameter
 from bos.extensions import csrf
 from bos.i18n import current_language
@@ -33,6 +33,7 @@ def pdf_response(report: ArchivedReport, pdf: bytes, download: bool = False) -> 
 
 
 @bp.get("/processes/<int:process_id>/dossier.pdf")
+@writes_on_get  # archives the PDF it hands out
 def dossier(process_id: int) -> Response:
     session = get_session()
     report = service.render_dossier_of_process(
@@ -42,6 +43,7 @@ def dossier(process_id: int) -> Response:
 
 
 @bp.get("/buyers/<int:buyer_id>/profile.pdf")
+@writes_on_get  # archives the PDF it hands out
 def buyer_profile(buyer_id: int) -> Response:
     session = get_session()
     report = service.render_buyer_profile(
