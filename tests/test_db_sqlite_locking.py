@@ -250,3 +250,42 @@ def test_write_sessions_are_plain_sessions_elsewhere():
 def test_write_sessions_bound_to_a_connection_share_its_transaction(connection):
     state = DatabaseState(connection.engine, connection)
     assert state.write_session_factory is state.session_factory
+
+
+def test_an_api_read_with_a_token_is_served_when_a_job_wrote_since_it_began(app, monkeypatch):
+    """A bearer token's last use is noted at most hourly. A GET's session reads without the write lock; upgrading it
+    at commit after a job has committed fails at once, so the note goes through a write transaction of its own and
+    the read is answered (it used to be a 503)."""
+    from bos.accounts import service  # noqa: PLC0415
+    from bos.accounts.models import ApiToken, User  # noqa: PLC0415
+    from bos.enums import UserRole  # noqa: PLC0415
+
+    with new_session(app, write=True) as session:
+        user = service.create_user(
+            session, email="lock-reader@bos.test", name="Reader", role=UserRole.MONITOR, password="long enough pass 1"
+        )
+        new = service.create_token(session, user, "harvester")
+        session.commit()
+        token_id = new.token.id
+    find_token = service.token_for_secret
+
+    def read_then_a_job_commits(session, secret):
+        token = find_token(session, secret)
+        with new_session(app, write=True) as job:  # the nightly run commits a chunk meanwhile
+            job.add(JobLease(name=f"{ROWS}meanwhile", holder="job", expires_at=dt.datetime.now(dt.UTC)))
+            job.commit()
+        return token
+
+    monkeypatch.setattr(service, "token_for_secret", read_then_a_job_commits)
+    try:
+        response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {new.secret}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json()["email"] == "lock-reader@bos.test"
+        with new_session(app) as session:
+            assert session.get(ApiToken, token_id).last_used_at is not None
+    finally:
+        with new_session(app, write=True) as session:
+            session.execute(delete(ApiToken).where(ApiToken.id == token_id))
+            session.execute(text("DELETE FROM audit_log"))
+            session.execute(delete(User).where(User.email == "lock-reader@bos.test"))
+            session.commit()

@@ -6,18 +6,24 @@ The API authenticates by token only, never by the session cookie: that is why it
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
+import logging
 from types import CodeType
 from typing import Any
 
 from apispec import APISpec, BasePlugin
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from bos.accounts import service
 from bos.accounts.models import User
-from bos.db import get_session
+from bos.db import WRITE_METHODS, get_session, new_session, utcnow
+
+logger = logging.getLogger(__name__)
 
 
 def init_auth(app: Flask) -> None:
@@ -46,10 +52,31 @@ def api_actor() -> User | None:
     scheme, _sep, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise service.AuthenticationFailed(_("Use 'Authorization: Bearer <token>'."))
-    user = service.user_for_token(get_session(), secret.strip())
-    if user is None:
+    session = get_session()
+    token = service.token_for_secret(session, secret.strip())
+    if token is None:
         raise service.AuthenticationFailed(_("The API token is not valid or was revoked."))
-    return user
+    now = utcnow()
+    if service.token_use_due(token, now):
+        _note_use(session, token.id, now)
+    return token.user
+
+
+def _note_use(request_session: Session, token_id: int, now: dt.datetime) -> None:
+    """Note the token's use without turning a read into a write: a GET's session reads without SQLite's write lock,
+    and upgrading it at commit fails at once ("database is locked") when a job has written since, which would
+    answer a plain read with 503. So a read request notes the use in a short write transaction of its own, and a
+    failure there costs only a stale ``last_used_at`` (the next request tries again); a write request already
+    holds the lock and notes it in its own unit of work."""
+    if request.method in WRITE_METHODS:
+        service.note_token_use(request_session, token_id, now)
+        return
+    try:
+        with new_session(current_app, write=True) as session:
+            service.note_token_use(session, token_id, now)
+            session.commit()
+    except OperationalError:
+        logger.warning("could not note the use of API token %s; the next request tries again", token_id, exc_info=True)
 
 
 def require_api_actor() -> User:

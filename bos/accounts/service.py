@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bos.accounts import mail
@@ -251,18 +251,44 @@ def revoke_token(session: Session, actor: User, token_id: int, now: dt.datetime 
     return token
 
 
-def user_for_token(session: Session, secret: str, now: dt.datetime | None = None) -> User | None:
-    """The active user owning an unrevoked token, or None."""
+#: How stale ``ApiToken.last_used_at`` may get: written at most this often, so reads rarely turn into writes.
+TOKEN_USE_RESOLUTION = dt.timedelta(hours=1)
+
+
+def token_for_secret(session: Session, secret: str) -> ApiToken | None:
+    """The unrevoked token of an active user with this secret, or None. Reads only (see ``note_token_use``)."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))).one_or_none()
     if token is None or token.revoked_at is not None or get_user(session, token.user_id) is None:
         return None
-    now = now or utcnow()
-    # Written at most hourly, so reads do not turn into writes on every request.
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(hours=1):
-        token.last_used_at = now
-    return token.user
+    return token
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """The active user owning an unrevoked token, or None."""
+    token = token_for_secret(session, secret)
+    return token.user if token is not None else None
+
+
+def token_use_due(token: ApiToken, now: dt.datetime) -> bool:
+    return token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION
+
+
+def note_token_use(session: Session, token_id: int, now: dt.datetime) -> bool:
+    """Record that a token was used (at most once per ``TOKEN_USE_RESOLUTION``); True when a row was written.
+
+    A conditional UPDATE rather than an attribute set: two requests racing to note the same hour write once."""
+    result = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 # ------------------------------------------------------------------------------------------------ administration
