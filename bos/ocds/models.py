@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bos.db import Base, utcnow
@@ -47,6 +47,16 @@ class Record(Base):
     __table_args__ = (
         # The records feed's keyset order: the record's last change, then ocid.
         Index("ix_records_feed", "last_release_date", "ocid"),
+        # The incremental red-flag run's queue: only dirty records, in id order. A partial index stays as small as
+        # the queue and answers "the oldest dirty records" whatever the planner's statistics say; an index on the
+        # flag alone let PostgreSQL, with statistics from a time when every record was dirty, walk all 100,000
+        # records by id for each run (126-200 ms instead of 0.04 ms). Query it with ``needs_evaluation = true``.
+        Index(
+            "ix_records_dirty",
+            "id",
+            postgresql_where=text("needs_evaluation"),
+            sqlite_where=text("needs_evaluation = 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,5 +70,5 @@ class Record(Base):
     # For an imported record whose publisher only linked its releases: those links (url, date, tag) as published,
     # served in place of stored releases so the record stays valid OCDS.
     linked_releases: Mapped[str | None] = mapped_column(Text)
-    needs_evaluation: Mapped[bool] = mapped_column(default=True, index=True)
+    needs_evaluation: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

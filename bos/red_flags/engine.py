@@ -49,6 +49,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     tuple_,
     update,
 )
@@ -590,35 +591,38 @@ def _by_subjects(
             yield from session.connection().execute(query)
 
 
-def current_by_subject(session: Session, source: str, code: str, subjects: Iterable[tuple[str, str]]) -> dict:
-    """Current rows of an organisation-grain code for (grain, subject) pairs (all their keys)."""
-    return {
-        (row.source, row.code, row.grain, row.subject, row.key): row
-        for row in _by_subjects(session, _CURRENT_COLUMNS, source, code, subjects)
-    }
-
-
-def current_by_group(session: Session, source: str, code: str, groups: Iterable[GroupKey]) -> dict:
-    """Current rows of the touched groups only: a buyer has a row per supplier and year, a run touches a few."""
-    wanted = set(groups)
-    by_grain: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for _code, grain, subject, key in wanted:
-        by_grain[grain].add((subject, key))
+def current_by_groups(session: Session, source: str, by_code: Mapping[str, Iterable[GroupKey]]) -> dict:
+    """Current rows of the touched organisation groups of several codes: all keys of a touched (grain, subject), or
+    only the touched keys for KEYED_GROUPS codes (a buyer has a row per supplier and year, a run touches a few).
+    One query per kind and 500 subjects, with equalities and INs on the unique index's columns, never a row-value
+    IN (SQLite would scan the whole index); the cross product they also match is dropped here."""
+    by_subject: set[tuple[str, str, str]] = set()
+    by_key: set[GroupKey] = set()
+    for code, groups in by_code.items():
+        for group in groups:
+            if code in KEYED_GROUPS:
+                by_key.add(group)
+            else:
+                by_subject.add(group[:3])
     found = {}
-    for grain, pairs in sorted(by_grain.items()):
-        ordered = sorted(pairs)
-        for start in range(0, len(ordered), 250):
-            part = ordered[start : start + 250]
+    for wanted in (by_subject, by_key):
+        if not wanted:
+            continue
+        codes, grains, subjects = ({w[i] for w in wanted} for i in range(3))
+        ordered = sorted(subjects)
+        for start in range(0, len(ordered), 500):
             query = select(*_CURRENT_COLUMNS).where(
                 RedFlag.source == source,
-                RedFlag.code == code,
-                RedFlag.grain == grain,
-                RedFlag.subject.in_(sorted({subject for subject, _k in part})),
-                RedFlag.key.in_(sorted({key for _s, key in part})),
+                RedFlag.code.in_(sorted(codes)),
+                RedFlag.grain.in_(sorted(grains)),
+                RedFlag.subject.in_(ordered[start : start + 500]),
             )
+            if wanted is by_key:
+                query = query.where(RedFlag.key.in_(sorted({w[3] for w in by_key})))
             for row in session.connection().execute(query):
-                if (code, row.grain, row.subject, row.key) in wanted:
-                    found[(row.source, row.code, row.grain, row.subject, row.key)] = row
+                group = (row.code, row.grain, row.subject, row.key)
+                if (group if wanted is by_key else group[:3]) in wanted:
+                    found[(row.source, *group)] = row
     return found
 
 
@@ -688,19 +692,14 @@ def swap_analyses(
     old_rows: list[Any] = []
     for start in range(0, len(ocids), 500):
         chunk = ocids[start : start + 500]
-        if adjust_totals:
-            old_rows += session.execute(
-                select(
-                    RedFlagContribution.code,
-                    RedFlagContribution.grain,
-                    RedFlagContribution.subject,
-                    RedFlagContribution.key,
-                    RedFlagContribution.numerator,
-                    RedFlagContribution.denominator,
-                ).where(RedFlagContribution.ocid.in_(chunk))
-            ).all()
         session.execute(delete(RedFlagMeasure).where(RedFlagMeasure.ocid.in_(chunk)))
-        session.execute(delete(RedFlagContribution).where(RedFlagContribution.ocid.in_(chunk)))
+        removed = delete(RedFlagContribution).where(RedFlagContribution.ocid.in_(chunk))
+        if adjust_totals:  # the removed rows come back with the DELETE (one round trip, not a SELECT first)
+            c = RedFlagContribution
+            returning = removed.returning(c.code, c.grain, c.subject, c.key, c.numerator, c.denominator)
+            old_rows += session.execute(returning, execution_options={"synchronize_session": False}).all()
+        else:
+            session.execute(removed)
     measures = [
         {"ocid": a.ocid, "source": source, "code": code, "peer_key": key, "value": value}
         for a in analyses
@@ -859,6 +858,24 @@ def _baseline_data(session: Session, source: str, code: str, peer_key: str) -> A
     return None if data is None else orjson.loads(data)
 
 
+def _baseline_rows(session: Session, source: str, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """Several stored baseline rows by (code, peer key), decoded, in one query; a missing one is absent."""
+    if not wanted:
+        return {}
+    b = RedFlagBaseline
+    query = select(b.code, b.peer_key, b.data).where(
+        b.source == source,
+        b.code.in_(sorted({c for c, _k in wanted})),
+        b.peer_key.in_(sorted({k for _c, k in wanted})),
+    )
+    keys = set(wanted)
+    return {
+        (row.code, row.peer_key): orjson.loads(row.data)
+        for row in session.connection().execute(query)
+        if (row.code, row.peer_key) in keys
+    }
+
+
 def stored_currency(session: Session, source: str) -> tuple[bool, str | None]:
     data = _baseline_data(session, source, CURRENCY_CODE, "")
     if data is None:
@@ -948,33 +965,73 @@ def evaluate_organisations(
     by_code: dict[str, set[GroupKey]] = defaultdict(set)
     for group in touched or ():
         by_code[group[0]].add(group)
+    if touched is not None:
+        _evaluate_touched_organisations(session, sp, now, stats, by_code)
+        return
     for code in ORG_CODES:
-        if touched is not None and code not in by_code:
-            continue
-        groups = by_code.get(code) if touched is not None else None
-        outcomes, totals_rows = _evaluate_org_code(session, sp, code, groups, now)
-        if groups is not None and code in KEYED_GROUPS:
-            current = current_by_group(session, source, code, groups)
-        elif groups is not None:
-            current = current_by_subject(session, source, code, {(g[1], g[2]) for g in groups})
-        else:
-            current = {}
-            query = select(*_CURRENT_COLUMNS).where(RedFlag.source == source, RedFlag.code == code)
-            for row in session.execute(query):
-                current[(row.source, row.code, row.grain, row.subject, row.key)] = row
-        if code in TOTALS_ALL_SUBJECTS or code in TOTALS_PER_SUBJECT:
-            outcomes = [_with_real_ocids(session, source, o, totals_rows) for o in outcomes]
-        new_rows = [flag_row(o, source, None) for o in outcomes]
-        new_keys = {_key(r) for r in new_rows}
-        new_rows += [_vanished(old) for key, old in current.items() if key not in new_keys]
-        write_outcomes(session, new_rows, current, now, stats)
+        outcomes, totals_rows = _evaluate_org_code(session, sp, code, None, now)
+        current = {}
+        query = select(*_CURRENT_COLUMNS).where(RedFlag.source == source, RedFlag.code == code)
+        for row in session.execute(query):
+            current[(row.source, row.code, row.grain, row.subject, row.key)] = row
+        write_outcomes(session, _org_rows(session, source, code, outcomes, totals_rows, current), current, now, stats)
         stats.organisations += len(outcomes)
 
 
-def _evaluate_org_code(
-    session: Session, sp: SourceParams, code: str, groups: set[GroupKey] | None, now: dt.datetime
-) -> tuple[list[Outcome], dict[tuple[str, str, str], int]]:
+def _evaluate_touched_organisations(
+    session: Session, sp: SourceParams, now: dt.datetime, stats: RunStats, by_code: Mapping[str, set[GroupKey]]
+) -> None:
+    """The incremental run's organisations: what every touched code needs from the baselines, and the current rows of
+    every touched group, each read in one query, and one write for all (a run touches a handful of organisations,
+    so round trips, not rows, are its cost)."""
     source = sp.source
+    codes = [code for code in ORG_CODES if code in by_code]
+    wanted = [(code, PINNED_FENCES) for code in codes if code in TOTALS_ALL_SUBJECTS]
+    wanted += [(code, REGISTRY[code].grain) for code in codes if code in RAW_PER_SUBJECT_PINNED]
+    stored = _baseline_rows(session, source, wanted)
+    current = current_by_groups(session, source, {code: by_code[code] for code in codes})
+    rows: list[dict[str, Any]] = []
+    for code in codes:
+        outcomes, totals_rows = _evaluate_org_code(session, sp, code, by_code[code], now, stored)
+        of_code = {key: row for key, row in current.items() if key[1] == code}
+        rows += _org_rows(session, source, code, outcomes, totals_rows, of_code)
+        stats.organisations += len(outcomes)
+    write_outcomes(session, rows, current, now, stats)
+
+
+def _org_rows(
+    session: Session,
+    source: str,
+    code: str,
+    outcomes: list[Outcome],
+    totals_rows: Mapping[tuple[str, str, str], int],
+    current: Mapping[FlagKey, Any],
+) -> list[dict[str, Any]]:
+    """The rows of one organisation code's outcomes, plus its current rows nothing produces any more."""
+    if code in TOTALS_ALL_SUBJECTS or code in TOTALS_PER_SUBJECT:
+        outcomes = [_with_real_ocids(session, source, o, totals_rows) for o in outcomes]
+    rows = [flag_row(o, source, None) for o in outcomes]
+    keys = {_key(r) for r in rows}
+    return rows + [_vanished(old) for key, old in current.items() if key not in keys]
+
+
+def _evaluate_org_code(
+    session: Session,
+    sp: SourceParams,
+    code: str,
+    groups: set[GroupKey] | None,
+    now: dt.datetime,
+    stored: Mapping[tuple[str, str], Any] | None = None,
+) -> tuple[list[Outcome], dict[tuple[str, str, str], int]]:
+    """One organisation code's outcomes: of every organisation (``groups`` None) or of the touched groups, whose pinned
+    fences are read from ``stored`` when given (``_baseline_rows``)."""
+    source = sp.source
+
+    def baseline(peer_key: str) -> Any:
+        if stored is not None:
+            return stored.get((code, peer_key))
+        return _baseline_data(session, source, code, peer_key)
+
     indicator = REGISTRY[code]
     evaluate_group = indicator.evaluate_group
     if evaluate_group is None:
@@ -990,7 +1047,7 @@ def _evaluate_org_code(
         by_totals = False  # that option counts distinct processes: read the rows
     pinned = None
     if code in TOTALS_ALL_SUBJECTS and groups is not None:
-        pinned = _pinned_fences(session, source, code, {g[1] for g in groups})
+        pinned = _pinned_fences(baseline(PINNED_FENCES), {g[1] for g in groups})
         if pinned is not None:
             params["pinned"] = pinned
     if by_totals and code == "R040" and groups is not None:
@@ -1018,7 +1075,7 @@ def _evaluate_org_code(
                 query = query.where(tuple_(c.grain, c.subject).in_(subjects))
         contributions = [_as_contribution(r) for r in session.connection().execute(query.order_by(c.id))]
         if code in RAW_PER_SUBJECT_PINNED and subjects is not None:
-            fence = _baseline_data(session, source, code, indicator.grain) or {}
+            fence = baseline(indicator.grain) or {}
             params["threshold"] = fence["threshold"] if fence.get("threshold") is not None else math.nan
     outcomes = evaluate_group(contributions, params)
     if subjects is not None:
@@ -1049,10 +1106,9 @@ def _fences_by_grain(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
     return fences
 
 
-def _pinned_fences(session: Session, source: str, code: str, grains: set[str]) -> dict[str, Any] | None:
-    """The fences pinned by the last full run, if they cover ``grains``; None sends the caller to read every
-    organisation's totals and compute the fences afresh (no full run yet, or a grain it found no organisation of)."""
-    fences = _baseline_data(session, source, code, PINNED_FENCES) or {}
+def _pinned_fences(fences: dict[str, Any] | None, grains: set[str]) -> dict[str, Any] | None:
+    """The fences pinned by the last full run (stored data), if they cover ``grains``; None sends the caller to read
+    every organisation's totals and compute the fences afresh (no full run yet, or a grain it found no one of)."""
     return fences if fences and grains <= fences.keys() else None
 
 
@@ -1620,7 +1676,7 @@ def evaluate_dirty(
     """The incremental run: records marked ``needs_evaluation`` (oldest first), in the caller's unit of work."""
     stats = RunStats()
     rules = rules_sha(overrides)
-    query = select(*_RECORD_COLUMNS).where(Record.needs_evaluation.is_(True)).order_by(Record.id)
+    query = select(*_RECORD_COLUMNS).where(Record.needs_evaluation == true()).order_by(Record.id)  # ix_records_dirty
     if limit:
         query = query.limit(limit)
     records = _record_inputs(session.connection().execute(query))
@@ -1643,7 +1699,7 @@ def evaluate_dirty(
 def count_records(session: Session, dirty_only: bool = False) -> int:
     query = select(func.count()).select_from(Record)
     if dirty_only:
-        query = query.where(Record.needs_evaluation.is_(True))
+        query = query.where(Record.needs_evaluation == true())
     return int(session.scalar(query) or 0)
 
 
