@@ -953,6 +953,7 @@ def evaluate_organisations(
     now: dt.datetime,
     stats: RunStats,
     touched: set[GroupKey] | None = None,
+    stored: Mapping[tuple[str, str], Any] | None = None,
 ) -> None:
     """Evaluate organisation-grain indicators: every organisation (``touched`` None, the full run) or only the
     groups whose contributions changed (the incremental run; see the module docstring for each code's inputs).
@@ -966,7 +967,7 @@ def evaluate_organisations(
     for group in touched or ():
         by_code[group[0]].add(group)
     if touched is not None:
-        _evaluate_touched_organisations(session, sp, now, stats, by_code)
+        _evaluate_touched_organisations(session, sp, now, stats, by_code, stored)
         return
     for code in ORG_CODES:
         outcomes, totals_rows = _evaluate_org_code(session, sp, code, None, now)
@@ -978,17 +979,27 @@ def evaluate_organisations(
         stats.organisations += len(outcomes)
 
 
+def _pinned_keys(codes: Iterable[str]) -> list[tuple[str, str]]:
+    """(code, peer key) of the fences the full run pins for these organisation codes (read by incremental runs)."""
+    keys = [(code, PINNED_FENCES) for code in codes if code in TOTALS_ALL_SUBJECTS]
+    return keys + [(code, REGISTRY[code].grain) for code in codes if code in RAW_PER_SUBJECT_PINNED]
+
+
 def _evaluate_touched_organisations(
-    session: Session, sp: SourceParams, now: dt.datetime, stats: RunStats, by_code: Mapping[str, set[GroupKey]]
+    session: Session,
+    sp: SourceParams,
+    now: dt.datetime,
+    stats: RunStats,
+    by_code: Mapping[str, set[GroupKey]],
+    stored: Mapping[tuple[str, str], Any] | None,
 ) -> None:
     """The incremental run's organisations: what every touched code needs from the baselines, and the current rows of
     every touched group, each read in one query, and one write for all (a run touches a handful of organisations,
     so round trips, not rows, are its cost)."""
     source = sp.source
     codes = [code for code in ORG_CODES if code in by_code]
-    wanted = [(code, PINNED_FENCES) for code in codes if code in TOTALS_ALL_SUBJECTS]
-    wanted += [(code, REGISTRY[code].grain) for code in codes if code in RAW_PER_SUBJECT_PINNED]
-    stored = _baseline_rows(session, source, wanted)
+    if stored is None:
+        stored = _baseline_rows(session, source, _pinned_keys(codes))
     current = current_by_groups(session, source, {code: by_code[code] for code in codes})
     rows: list[dict[str, Any]] = []
     for code in codes:
@@ -1631,9 +1642,17 @@ _RECORD_COLUMNS = (
 
 
 def _source_params(
-    session: Session, source: str, now: dt.datetime, overrides: Mapping[str, Any] | None
+    session: Session,
+    source: str,
+    now: dt.datetime,
+    overrides: Mapping[str, Any] | None,
+    stored: Mapping[tuple[str, str], Any] | None = None,
 ) -> SourceParams:
-    known, currency = stored_currency(session, source)
+    if stored is None:
+        known, currency = stored_currency(session, source)
+    else:  # read already (_baseline_rows)
+        known = (CURRENCY_CODE, "") in stored
+        currency = stored[(CURRENCY_CODE, "")].get("currency") if known else None
     if not known:
         currency = _resolve_and_store_currency(session, source, now, overrides)
     return SourceParams.build(source, currency, now, overrides)
@@ -1684,13 +1703,16 @@ def evaluate_dirty(
     for record in records:
         by_source[record.source].append(record)
     for source, batch in by_source.items():
-        sp = _source_params(session, source, now, overrides)
+        # The run's fixed inputs in one read (each round trip counts here): the main currency and the fences the
+        # last full run pinned for the organisation codes.
+        stored = _baseline_rows(session, source, [(CURRENCY_CODE, ""), *_pinned_keys(ORG_CODES)])
+        sp = _source_params(session, source, now, overrides, stored)
         store = BaselineStore(session, source)
         for start in range(0, len(batch), CHUNK):
             chunk = batch[start : start + CHUNK]
             touched = evaluate_records(session, sp, chunk, store, now, stats, rules)
             if touched:
-                evaluate_organisations(session, sp, now, stats, touched)
+                evaluate_organisations(session, sp, now, stats, touched, stored)
             if progress:
                 progress(len(chunk))
     return stats
