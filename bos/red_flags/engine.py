@@ -42,6 +42,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    distinct,
     func,
     insert,
     not_,
@@ -51,6 +52,7 @@ from sqlalchemy import (
     text,
     true,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -64,7 +66,9 @@ from bos.red_flags.indicators import (
     REGISTRY,
     Contribution,
     Outcome,
+    SupplierVariety,
     effective_params,
+    evaluate_r048_varieties,
     fallback_currency_seen,
     first_currency_seen,
     global_exclusion,
@@ -115,7 +119,9 @@ TOTALS_ALL_SUBJECTS = {"R025", "R038"}
 TOTALS_PER_SUBJECT = {"R040"}
 #: Organisation indicators evaluated per group from raw contribution rows.
 RAW_PER_GROUP = {"R055"}  # the window over award dates needs each award
-RAW_PER_SUBJECT_PINNED = {"R048"}  # distinct prefixes and processes need rows; fence pinned by the full run
+#: R048: the full run reads every row (distinct prefixes and processes) and pins the fence; an incremental run has the
+#: database sum up the touched suppliers (``_r048_touched_varieties``).
+RAW_PER_SUBJECT_PINNED = {"R048"}
 #: ``peer_key`` of the fences a full run pins for TOTALS_ALL_SUBJECTS codes (incremental runs read only the touched
 #: organisations' totals and compare them with these fences until the next full run).
 PINNED_FENCES = "*pinned-fences"
@@ -1075,6 +1081,15 @@ def _evaluate_org_code(
             # One pre-summed row per (subject, key); the empty ocid keeps it out of ocid lists (real ones are
             # looked up for flags in _with_real_ocids).
             contributions.append(Contribution(code, r.grain, r.subject, r.key, r.numerator, r.denominator, None, ""))
+    elif code in RAW_PER_SUBJECT_PINNED and subjects is not None:
+        fence = baseline(indicator.grain) or {}
+        params["threshold"] = fence["threshold"] if fence.get("threshold") is not None else math.nan
+        varieties = _r048_touched_varieties(session, source, {s for g, s in subjects if g == indicator.grain})
+        outcomes = [
+            _with_first_ocids(session, source, o) if o.status == FLAGGED else o
+            for o in evaluate_r048_varieties(varieties, params)
+        ]
+        return [_repin(o, fence) for o in outcomes], totals_rows
     else:
         query = select(
             c.ocid, c.code, c.grain, c.subject, c.key, c.numerator, c.denominator, c.amount, c.date, c.attrs
@@ -1085,9 +1100,6 @@ def _evaluate_org_code(
             else:
                 query = query.where(tuple_(c.grain, c.subject).in_(subjects))
         contributions = [_as_contribution(r) for r in session.connection().execute(query.order_by(c.id))]
-        if code in RAW_PER_SUBJECT_PINNED and subjects is not None:
-            fence = baseline(indicator.grain) or {}
-            params["threshold"] = fence["threshold"] if fence.get("threshold") is not None else math.nan
     outcomes = evaluate_group(contributions, params)
     if subjects is not None:
         wanted = set(subjects)
@@ -1098,14 +1110,46 @@ def _evaluate_org_code(
             # Only the touched buyer x year x supplier rows are written; the other suppliers' shares of that
             # buyer-year move a little too, and the nightly run brings them up to date.
             outcomes = [o for o in outcomes if (code, o.grain, o.subject, o.key) in groups]
-        if code in RAW_PER_SUBJECT_PINNED:
-            outcomes = [_repin(o, fence) for o in outcomes]
     elif code in RAW_PER_SUBJECT_PINNED:
         pinned_fence = _pinned_fence(outcomes)
         _put_baseline(session, source, code, indicator.grain, 0, pinned_fence or {"threshold": None}, now)
     elif code in TOTALS_ALL_SUBJECTS:
         _put_baseline(session, source, code, PINNED_FENCES, 0, _fences_by_grain(outcomes), now)
     return outcomes, totals_rows
+
+
+def _r048_touched_varieties(session: Session, source: str, suppliers: set[str]) -> dict[str, SupplierVariety]:
+    """R048's summary of the touched suppliers, summed up by the database (one query): their distinct prefixes and
+    process counts. A busy supplier has a row per process and prefix; reading them all made the incremental run grow
+    with the supplier's history. Their processes are read for flags only (``_with_first_ocids``)."""
+    if not suppliers:
+        return {}
+    c = RedFlagContribution.__table__.c
+    where = (c.source == source, c.code == "R048", c.grain == REGISTRY["R048"].grain, c.subject.in_(sorted(suppliers)))
+    prefixes = select(c.subject, c.key, null().label("processes")).where(*where).group_by(c.subject, c.key)
+    counts = select(c.subject, null(), func.count(distinct(c.ocid))).where(*where).group_by(c.subject)
+    keys: dict[str, set[str]] = defaultdict(set)
+    processes: dict[str, int] = {}
+    for row in session.connection().execute(union_all(prefixes, counts)):
+        if row.processes is None:
+            keys[row.subject].add(row.key)
+        else:
+            processes[row.subject] = int(row.processes)
+    return {subject: SupplierVariety(n, frozenset(keys[subject]), ()) for subject, n in processes.items()}
+
+
+def _with_first_ocids(session: Session, source: str, outcome: Outcome) -> Outcome:
+    """A flag's evidence lists its first processes (in code point order, as Python sorts), as a full run's does."""
+    c = RedFlagContribution.__table__.c
+    ocid = c.ocid.collate("C") if session.get_bind().dialect.name == "postgresql" else c.ocid
+    query = (
+        select(ocid)
+        .where(c.source == source, c.code == outcome.code, c.grain == outcome.grain, c.subject == outcome.subject)
+        .distinct()
+        .order_by(ocid)
+        .limit(MAX_EVIDENCE_OCIDS)
+    )
+    return replace(outcome, evidence={**outcome.evidence, "ocids": list(session.scalars(query))})
 
 
 def _fences_by_grain(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:

@@ -270,6 +270,40 @@ def test_incremental_r040_reads_the_buyer_year_total_and_agrees_with_a_full_run(
     assert not any("\x00" in k for (_c, _g, _s, k) in _statuses(db_session))  # the buyer-year rest row is not kept
 
 
+def test_incremental_r048_has_the_database_sum_up_the_touched_supplier_and_agrees_with_a_full_run(db_session, seeded):
+    """R048 in an incremental run reads a touched supplier's distinct prefixes and process count summed up by the
+    database (a busy supplier has a row per process and prefix), and its first processes only for a flag: the rows
+    match those of a full run over every contribution row."""
+    overrides = {"R048": {"minimum_contracting_processes": 1, "threshold": 1}}  # every supplier is flagged
+    engine.evaluate_all(db_session, NOW, overrides=overrides, commit=False)
+    busiest: dict[str, int] = {}
+    candidates = {}
+    for record in db_session.scalars(select(Record).order_by(Record.id)):
+        release = orjson.loads(record.compiled)
+        for award in release.get("awards") or []:
+            suppliers = award.get("suppliers") or []
+            if award.get("status") == "active" and len(suppliers) == 1 and award.get("items"):
+                busiest[suppliers[0]["id"]] = busiest.get(suppliers[0]["id"], 0) + 1
+                candidates.setdefault(suppliers[0]["id"], (release, award))
+    supplier = max(busiest, key=lambda s: (busiest[s], s))
+    assert busiest[supplier] >= 2
+    release, award = candidates[supplier]
+    award["items"].append({"id": "new", "classification": {"scheme": "CPV", "id": "99887766"}})  # a new prefix
+    _status, before = _evidence(db_session, "R048", "tenderer", supplier)
+    store_record(db_session, release)
+
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1), overrides=overrides)
+    status, incremental = _evidence(db_session, "R048", "tenderer", supplier)
+    engine.evaluate_all(db_session, NOW + dt.timedelta(minutes=2), overrides=overrides, commit=False)
+    full_status, full = _evidence(db_session, "R048", "tenderer", supplier)
+    assert status == full_status == "flagged"
+    assert incremental["pinned"] is True and "pinned" not in full
+    for name in ("processes", "prefixes", "ocid_count", "ocids", "threshold", "minimum", "fields"):
+        assert incremental[name] == full[name], name
+    assert incremental["ocids"] == sorted(incremental["ocids"]) and len(incremental["ocids"]) == busiest[supplier]
+    assert len(incremental["prefixes"]) == len(before["prefixes"]) + 1
+
+
 def _analyze_count(session: Session) -> int:
     session.execute(text("SELECT pg_stat_clear_snapshot()"))
     return session.scalar(text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'red_flags'")) or 0

@@ -130,12 +130,14 @@ from bos.red_flags.indicators.indonesia import (
 )
 from bos.red_flags.indicators.organisations import (
     R048_FIELDS,
+    SupplierVariety,
     contributions_r040,
     contributions_r048,
     contributions_r055,
     evaluate_group_r040,
     evaluate_group_r048,
     evaluate_group_r055,
+    evaluate_r048_varieties,
     evaluate_r049,
 )
 from bos.red_flags.indicators.prices import (
@@ -207,6 +209,7 @@ __all__ = [
     "PeerKeysFn",
     "ProcessResult",
     "Status",
+    "SupplierVariety",
     "active_awards",
     "as_decimal",
     "as_dict",
@@ -245,6 +248,7 @@ __all__ = [
     "evaluate_r031",
     "evaluate_r035",
     "evaluate_r036",
+    "evaluate_r048_varieties",
     "evaluate_r049",
     "evaluate_r058",
     "evaluate_r060",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -74,16 +75,39 @@ def contributions_r048(release: Mapping[str, Any], params: Params) -> list[Contr
     return list(rows.values())
 
 
-def evaluate_group_r048(contributions: Sequence[Contribution], params: Params) -> list[Outcome]:
-    """Flag a supplier (in >= ``minimum_contracting_processes``) whose distinct prefixes >= upper fence."""
+@dataclass(frozen=True)
+class SupplierVariety:
+    """What R048 needs of one supplier: its process count, its distinct classification prefixes and its processes
+    (sorted; the first ones only when read from the database, ``processes`` keeps the count)."""
+
+    processes: int
+    prefixes: frozenset[str]
+    ocids: tuple[str, ...]
+
+
+def r048_varieties(contributions: Sequence[Contribution]) -> dict[str, SupplierVariety]:
     processes: dict[str, set[str]] = defaultdict(set)
     prefixes: dict[str, set[str]] = defaultdict(set)
     for row in contributions:
         if row.code == "R048":
             processes[row.subject].add(row.ocid)
             prefixes[row.subject].add(row.key)
+    return {
+        subject: SupplierVariety(len(ocids), frozenset(prefixes[subject]), tuple(sorted(ocids)))
+        for subject, ocids in processes.items()
+    }
+
+
+def evaluate_group_r048(contributions: Sequence[Contribution], params: Params) -> list[Outcome]:
+    """Flag a supplier (in >= ``minimum_contracting_processes``) whose distinct prefixes >= upper fence."""
+    return evaluate_r048_varieties(r048_varieties(contributions), params)
+
+
+def evaluate_r048_varieties(varieties: Mapping[str, SupplierVariety], params: Params) -> list[Outcome]:
+    """R048 from per-supplier summaries: the same outcomes whether they were built from every contribution row or
+    summed up by the database for the suppliers an incremental run touched (then ``threshold`` is the pinned fence)."""
     minimum = int(params["minimum_contracting_processes"])
-    lengths = {s: float(len(prefixes[s])) for s in processes if len(processes[s]) >= minimum}
+    lengths = {s: float(len(v.prefixes)) for s, v in varieties.items() if v.processes >= minimum}
     threshold = params.get("threshold")
     if threshold is not None:
         upper, source, meta = float(threshold), "config", {"upper_fence": float(threshold)}
@@ -92,15 +116,16 @@ def evaluate_group_r048(contributions: Sequence[Contribution], params: Params) -
         upper, source = tukey_fences(q1, q3)[1], "fence"
         meta = {"q1": q1, "q3": q3, "upper_fence": upper}
     outcomes = []
-    for subject, ocids in processes.items():
+    for subject, variety in varieties.items():
         evidence = {
-            "processes": len(ocids),
-            "prefixes": sorted(prefixes[subject]),
+            "processes": variety.processes,
+            "prefixes": sorted(variety.prefixes),
             "minimum": minimum,
             "threshold": upper,
             "source": source,
             "meta": meta,
-            "ocids": sorted(ocids),
+            "ocids": list(variety.ocids),
+            "ocid_count": variety.processes,
             "fields": R048_FIELDS,
         }
         length = lengths.get(subject)
