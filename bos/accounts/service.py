@@ -265,12 +265,6 @@ def token_for_secret(session: Session, secret: str) -> ApiToken | None:
     return token
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The active user owning an unrevoked token, or None."""
-    token = token_for_secret(session, secret)
-    return token.user if token is not None else None
-
-
 def token_use_due(token: ApiToken, now: dt.datetime) -> bool:
     return token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION
 

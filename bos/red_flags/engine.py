@@ -850,22 +850,9 @@ class BaselineStore:
         return self.cache
 
 
-def _baseline_data(session: Session, source: str, code: str, peer_key: str) -> Any:
-    """The stored JSON of one baseline row (the twin of ``_put_baseline``), decoded; None when there is none."""
-    data = (
-        session.connection()
-        .execute(
-            select(RedFlagBaseline.data).where(
-                RedFlagBaseline.source == source, RedFlagBaseline.code == code, RedFlagBaseline.peer_key == peer_key
-            )
-        )
-        .scalar_one_or_none()
-    )
-    return None if data is None else orjson.loads(data)
-
-
 def _baseline_rows(session: Session, source: str, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """Several stored baseline rows by (code, peer key), decoded, in one query; a missing one is absent."""
+    """Stored baseline rows by (code, peer key) (the twin of ``_put_baseline``), decoded, in one query; a missing one
+    is absent."""
     if not wanted:
         return {}
     b = RedFlagBaseline
@@ -880,13 +867,6 @@ def _baseline_rows(session: Session, source: str, wanted: Sequence[tuple[str, st
         for row in session.connection().execute(query)
         if (row.code, row.peer_key) in keys
     }
-
-
-def stored_currency(session: Session, source: str) -> tuple[bool, str | None]:
-    data = _baseline_data(session, source, CURRENCY_CODE, "")
-    if data is None:
-        return False, None
-    return True, data.get("currency")
 
 
 def _put_baseline(
@@ -1040,14 +1020,12 @@ def _evaluate_org_code(
     now: dt.datetime,
     stored: Mapping[tuple[str, str], Any] | None = None,
 ) -> tuple[list[Outcome], dict[tuple[str, str, str], int]]:
-    """One organisation code's outcomes: of every organisation (``groups`` None) or of the touched groups, whose pinned
-    fences are read from ``stored`` when given (``_baseline_rows``)."""
+    """One organisation code's outcomes: of every organisation (``groups`` None) or of the touched groups, compared
+    with the fences the last full run pinned, as read into ``stored`` (``_baseline_rows`` of ``_pinned_keys``)."""
     source = sp.source
 
     def baseline(peer_key: str) -> Any:
-        if stored is not None:
-            return stored.get((code, peer_key))
-        return _baseline_data(session, source, code, peer_key)
+        return (stored or {}).get((code, peer_key))
 
     indicator = REGISTRY[code]
     evaluate_group = indicator.evaluate_group
@@ -1690,13 +1668,12 @@ def _source_params(
     source: str,
     now: dt.datetime,
     overrides: Mapping[str, Any] | None,
-    stored: Mapping[tuple[str, str], Any] | None = None,
+    stored: Mapping[tuple[str, str], Any],
 ) -> SourceParams:
-    if stored is None:
-        known, currency = stored_currency(session, source)
-    else:  # read already (_baseline_rows)
-        known = (CURRENCY_CODE, "") in stored
-        currency = stored[(CURRENCY_CODE, "")].get("currency") if known else None
+    """The source's parameters, with the main currency stored by the last full run (``stored``: ``_baseline_rows``
+    including (CURRENCY_CODE, "")), resolved and stored now if there is none yet."""
+    known = (CURRENCY_CODE, "") in stored
+    currency = stored[(CURRENCY_CODE, "")].get("currency") if known else None
     if not known:
         currency = _resolve_and_store_currency(session, source, now, overrides)
     return SourceParams.build(source, currency, now, overrides)
