@@ -40,6 +40,7 @@ def to_cardinal(
     include_meta: bool = True,
     include_maps: bool = False,
     cardinal_only: bool = True,
+    base_meta: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Cardinal's result object from outcomes (only ``flagged`` ones become results; Meta from any evaluated one).
 
@@ -47,7 +48,10 @@ def to_cardinal(
     organisation grain are added otherwise (buyer x supplier outcomes have no Cardinal group and are skipped).
     """
     results: dict[str, dict[str, dict[str, float]]] = {}
-    meta: dict[str, dict[str, float | None]] = {}
+    # Meta known without an outcome carrying it (stored fences of codes with no row left), outcomes' own on top.
+    meta: dict[str, dict[str, float | None]] = {
+        code: {k: _round4(v) for k, v in values.items()} for code, values in (base_meta or {}).items()
+    }
     maps: dict[str, dict[str, list[str]]] = {}
     for outcome in outcomes:
         indicator = REGISTRY.get(outcome.code)

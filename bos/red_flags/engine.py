@@ -304,6 +304,33 @@ def composite(outcomes: Iterable[Outcome]) -> Composite:
     return Composite(applicable, evaluated, flagged, score)
 
 
+#: Process-grain outcomes that are always stored as rows; the others (not flagged, not applicable) only where the
+#: indicator already has a row for the process (see RedFlag).
+STORED_STATUSES = frozenset({FlagStatus.FLAGGED, FlagStatus.INSUFFICIENT_DATA})
+_STATUS_LETTERS = {FLAGGED: "f", NOT_FLAGGED: "n", INSUFFICIENT: "i"}
+_LETTER_STATUSES = {"f": FlagStatus.FLAGGED, "n": FlagStatus.NOT_FLAGGED, "i": FlagStatus.INSUFFICIENT_DATA}
+
+
+def process_statuses(outcomes: Iterable[Outcome]) -> str:
+    """One status per process-grain indicator, as ``RedFlagProcess.statuses`` stores it ("R003=n R018=f"): flagged
+    if any of its outcomes is, else not flagged if any is, else insufficient data; not applicable left out."""
+    best: dict[str, str] = {}
+    for outcome in outcomes:
+        letter = _STATUS_LETTERS.get(outcome.status)
+        if outcome.grain != "process" or letter is None:
+            continue
+        known = best.get(outcome.code)
+        if known is None or "fni".index(letter) < "fni".index(known):
+            best[outcome.code] = letter
+    return " ".join(f"{code}={best[code]}" for code in sorted(best))
+
+
+def parse_statuses(stored: str | None) -> dict[str, FlagStatus]:
+    """``RedFlagProcess.statuses`` back to {code: status}; an indicator not listed was not applicable."""
+    pairs = (item.split("=", 1) for item in (stored or "").split())
+    return {code: _LETTER_STATUSES[letter] for code, letter in pairs}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Outcome -> row
 # ---------------------------------------------------------------------------------------------------------------
@@ -1307,6 +1334,7 @@ def _state_rows(session: Session, ocids: Sequence[str]) -> dict[str, Any]:
             RedFlagProcess.rules_sha,
             RedFlagProcess.frozen,
             RedFlagProcess.outcomes_sha,
+            RedFlagProcess.row_codes,
             *(getattr(RedFlagProcess, name) for name in INPUT_COLUMNS),
         ).where(RedFlagProcess.ocid.in_(ocids[start : start + 500]))
         for row in session.connection().execute(query):
@@ -1341,8 +1369,9 @@ class Evaluated:
 #: State columns describing what a process's last evaluation read besides its release (see inputs_digest).
 INPUT_COLUMNS = ("inputs_sha", "baseline_keys", "flagged_codes", "day_bound")
 
-#: What the pure step needs of a record: ocid, compiled JSON, whether to analyse it, its stored outcome digest.
-WorkItem = tuple[str, str, bool, str | None]
+#: What the pure step needs of a record: ocid, compiled JSON, whether to analyse it, its stored outcome digest and
+#: the indicators with a stored row for it (None: unknown, build every row).
+WorkItem = tuple[str, str, bool, str | None, frozenset[str] | None]
 
 
 def evaluate_chunk(
@@ -1358,8 +1387,8 @@ def evaluate_chunk(
     Module-level and picklable, so the full run can hand it to worker processes with a complete baseline mapping."""
     analyses: list[Analysis] = []
     errors: list[str] = []
-    todo: list[tuple[str, dict[str, Any], str | None]] = []
-    for ocid, compiled, needs_analysis, old_digest in items:
+    todo: list[tuple[str, dict[str, Any], str | None, frozenset[str] | None]] = []
+    for ocid, compiled, needs_analysis, old_digest, row_codes in items:
         try:
             release = orjson.loads(compiled)
             if needs_analysis:
@@ -1367,17 +1396,17 @@ def evaluate_chunk(
         except Exception as exc:  # a broken record must not stop the others; the run record says which
             errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
             continue
-        todo.append((ocid, release, old_digest))
+        todo.append((ocid, release, old_digest, row_codes))
     if isinstance(baselines, BaselineStore):
         wanted = [
-            (code, key) for _o, release, _d in todo for code, ks in peer_keys_of(release, sp).items() for key in ks
+            (code, key) for _o, release, _d, _r in todo for code, ks in peer_keys_of(release, sp).items() for key in ks
         ]
         cache: Mapping[tuple[str, str], Baseline | None] = baselines.needs(wanted)
         digests = baselines.digests
     else:
         cache = baselines
     evaluated: list[Evaluated] = []
-    for ocid, release, old_digest in todo:
+    for ocid, release, old_digest, row_codes in todo:
         looked_up: list[tuple[str, str]] = []
         try:
             outcomes = evaluate_release(release, sp, cache, looked_up)
@@ -1403,11 +1432,14 @@ def evaluate_chunk(
             "baseline_keys": _join_keys(looked_up),
             "flagged_codes": "|".join(flagged),
             "day_bound": day_bound,
+            "statuses": process_statuses(outcomes),
         }
         if old_digest == digest:  # the rows would be those stored: none are built
             evaluated.append(Evaluated(ocid, None, state, flagged))
         else:
-            evaluated.append(Evaluated(ocid, [flag_row(o, sp.source, buyer, suppliers) for o in outcomes], state))
+            # Rows for flags, insufficient data and indicators that have a row; the rest are only counted (statuses).
+            stored = [o for o in outcomes if o.status in STORED_STATUSES or row_codes is None or o.code in row_codes]
+            evaluated.append(Evaluated(ocid, [flag_row(o, sp.source, buyer, suppliers) for o in stored], state))
     return analyses, evaluated, errors
 
 
@@ -1469,7 +1501,9 @@ def prepare_records(
             clean.append(record)
             continue
         needs_analysis = analyse_changed and not unchanged and (record.ocid, record.sha) not in (analysed or ())
-        items.append((record.ocid, record.compiled, needs_analysis, state.outcomes_sha if state else None))
+        # A process never evaluated has no rows; one evaluated before row_codes existed may have any.
+        row_codes = _split_codes(state.row_codes) if state is not None else frozenset()
+        items.append((record.ocid, record.compiled, needs_analysis, state.outcomes_sha if state else None, row_codes))
     return Prepared({r.ocid: r for r in records}, states, clean, items, confirm)
 
 
@@ -1510,6 +1544,7 @@ def apply_evaluated(
         else:
             rows += item.rows
             changed_ocids.append(item.ocid)
+        old_state = prepared.states.get(item.ocid)
         new_states.append(
             {
                 "ocid": item.ocid,
@@ -1524,13 +1559,24 @@ def apply_evaluated(
                 "flagged": item.state["flagged"],
                 "score": item.state["score"],
                 "evaluated_at": now,
+                "statuses": item.state["statuses"],
+                "row_codes": old_state.row_codes if old_state is not None else "",
                 **{name: item.state[name] for name in INPUT_COLUMNS},
             }
         )
     current = current_by_ocid(session, changed_ocids)
+    # Not flagged or not applicable, with no row yet: counted in statuses, not stored (see RedFlag).
+    rows = [row for row in rows if row["status"] in STORED_STATUSES or _key(row) in current]
     new_keys = {_key(r) for r in rows}
     # An outcome a process no longer produces (e.g. its ocid became unusable) is kept, marked not applicable.
     rows += [_vanished(old) for old_key, old in current.items() if old_key not in new_keys]
+    row_codes: dict[str, set[str]] = defaultdict(set)
+    for key in (*current, *new_keys):
+        row_codes[key[3]].add(key[1])
+    rewritten = set(changed_ocids)
+    for state in new_states:
+        if state["ocid"] in rewritten:
+            state["row_codes"] = "|".join(sorted(row_codes.get(state["ocid"], ())))
     write_outcomes(session, rows, current, now, stats)
     _confirm(session, sp.source, unchanged, now)
     _save_states(session, new_states, prepared.states)
@@ -1568,6 +1614,10 @@ def inputs_digest(
     lines = [rules, sp.currency or "", sp.day if day_bound else ""]
     lines += [f"{code}\t{key}\t{digests.get((code, key), '')}" for code, key in sorted(set(baseline_keys))]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _split_codes(stored: str | None) -> frozenset[str] | None:
+    return None if stored is None else frozenset(code for code in stored.split("|") if code)
 
 
 def _join_keys(keys: Iterable[tuple[str, str]]) -> str:
@@ -1920,7 +1970,8 @@ class _FullRun:
             evaluate_organisations(self.session, self.sp, self.now, self.stats, touched)
         if self.commit:
             self.session.commit()
-        self._growing(self.stats.inserted - inserted)
+        new_processes = sum(1 for item in result[1] if item.ocid not in prepared.states)
+        self._growing(self.stats.inserted - inserted + new_processes)
         if self.progress:
             self.progress(len(prepared.records))
 

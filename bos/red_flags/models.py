@@ -41,6 +41,10 @@ class ResponseKind(enum.StrEnum):
 class RedFlag(Base):
     """The current outcome of one indicator for one subject: a process (``subject`` = ocid) or an organisation.
 
+    A process-grain outcome is a row once it is flagged or has insufficient data, and stays one (a cleared flag keeps
+    its history); outcomes that never flagged are only counted, in ``RedFlagProcess.statuses``. Organisation-grain
+    outcomes (a handful per organisation, not per process) are all rows.
+
     One row per (source, code, grain, subject, key), guarded by a unique constraint, so re-running a killed
     evaluation updates rows instead of adding duplicates.
     """
@@ -127,6 +131,12 @@ class RedFlagProcess(Base):
     baseline_keys: Mapped[str | None] = mapped_column(Text)  # "code<TAB>peer key" lines it looked up
     flagged_codes: Mapped[str | None] = mapped_column(Text)  # "R018|R024": its flags, confirmed when skipped
     day_bound: Mapped[bool | None]  # an outcome may change with the day alone (R063 pending or late)
+    #: One status per process-grain indicator, "R003=n R018=f R024=i" (f flagged, n not flagged, i insufficient
+    #: data; not applicable left out): the coverage counts read it, since outcomes that never flagged are no rows.
+    statuses: Mapped[str | None] = mapped_column(Text)
+    #: "R018|R024": the indicators with a row in red_flags for this process (rows are never deleted), so evaluation
+    #: builds rows for those and for new flags or insufficient data only. None: unknown, every row is built.
+    row_codes: Mapped[str | None] = mapped_column(Text)
 
 
 class RedFlagMeasure(Base):

@@ -16,7 +16,15 @@ class FlagQuerySchema(Schema):
     supplier = fields.String(load_default=None)
     ocid = fields.String(load_default=None)
     since = fields.AwareDateTime(load_default=None)
-    status = fields.String(load_default="flagged", validate=validate.OneOf(STATUSES))
+    status = fields.String(
+        load_default="flagged",
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "Outcome status. A process outcome is listed once it was flagged or had insufficient "
+            "data (so not_flagged and not_applicable list cleared flags and former insufficiencies); outcomes that "
+            "never flagged are counted in the catalogue's coverage instead."
+        },
+    )
     source = fields.String(load_default=None)
     cursor = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))

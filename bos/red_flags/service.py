@@ -23,7 +23,7 @@ from bos.enums import UserRole
 from bos.exceptions import Invalid, NotAllowed, NotFound
 from bos.pagination import decode_cursor, encode_cursor
 from bos.parties.models import Organisation
-from bos.red_flags.engine import COMPOSITE
+from bos.red_flags.engine import COMPOSITE, PROCESS_CODES, parse_statuses
 from bos.red_flags.indicators import REGISTRY, effective_params
 from bos.red_flags.models import FlagStatus, RedFlag, RedFlagProcess, RedFlagResponse, ResponseKind
 
@@ -114,6 +114,17 @@ def process_summary(session: Session, ocid: str) -> RedFlagProcess | None:
     return session.scalars(select(RedFlagProcess).where(RedFlagProcess.ocid == ocid)).one_or_none()
 
 
+def not_flagged_codes(summary: RedFlagProcess | None, flags: Iterable[RedFlag]) -> list[str]:
+    """Indicators evaluated and not flagged on a process that keep no row (they never flagged it), by code."""
+    if summary is None:
+        return []
+    with_rows = {flag.code for flag in flags}
+    statuses = parse_statuses(summary.statuses)
+    return sorted(
+        code for code, status in statuses.items() if status is FlagStatus.NOT_FLAGGED and code not in with_rows
+    )
+
+
 def responses_for(session: Session, flag_ids: Iterable[int]) -> dict[int, list[RedFlagResponse]]:
     ids = list(flag_ids)
     found: dict[int, list[RedFlagResponse]] = {i: [] for i in ids}
@@ -134,11 +145,26 @@ def evidence_of(flag: RedFlag) -> dict[str, Any]:
 
 
 def coverage(session: Session) -> dict[str, dict[str, int]]:
-    """Per indicator: how many subjects ended in each status (insufficient data is its own outcome)."""
+    """Per indicator: how many subjects ended in each status (insufficient data is its own outcome).
+
+    Process grain counts processes, one status each (``RedFlagProcess.statuses``, since outcomes that never flagged
+    are not rows); organisation grains count their rows."""
     counts: dict[str, dict[str, int]] = {code: {s.value: 0 for s in FlagStatus} for code in REGISTRY}
-    query = select(RedFlag.code, RedFlag.status, func.count()).group_by(RedFlag.code, RedFlag.status)
+    query = (
+        select(RedFlag.code, RedFlag.status, func.count())
+        .where(RedFlag.grain != "process")
+        .group_by(RedFlag.code, RedFlag.status)
+    )
     for code, status, count in session.execute(query):
-        counts.setdefault(code, {s.value: 0 for s in FlagStatus})[FlagStatus(status).value] = count
+        counts.setdefault(code, {s.value: 0 for s in FlagStatus})[FlagStatus(status).value] += count
+    processes = 0
+    for (stored,) in session.execute(select(RedFlagProcess.statuses).execution_options(yield_per=5000)):
+        processes += 1
+        for code, status in parse_statuses(stored).items():
+            counts.setdefault(code, {s.value: 0 for s in FlagStatus})[status.value] += 1
+    for code in PROCESS_CODES:  # (no indicator has both grains) an indicator not listed was not applicable
+        listed = sum(n for status, n in counts[code].items() if status != FlagStatus.NOT_APPLICABLE.value)
+        counts[code][FlagStatus.NOT_APPLICABLE.value] = processes - listed
     return counts
 
 

@@ -25,12 +25,14 @@ bp = Blueprint("red_flags", __name__)
 
 def _process_flags(ocid: str | None) -> dict[str, Any]:
     if not ocid:
-        return {"flags": [], "summary": None, "responses": {}}
+        return {"flags": [], "summary": None, "not_flagged": [], "responses": {}}
     session = get_session()
     flags = service.process_flags(session, ocid)
+    summary = service.process_summary(session, ocid)
     return {
         "flags": flags,
-        "summary": service.process_summary(session, ocid),
+        "summary": summary,
+        "not_flagged": service.not_flagged_codes(summary, flags),
         "responses": service.responses_for(session, [f.id for f in flags if f.status.value == "flagged"]),
     }
 

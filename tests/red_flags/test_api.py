@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections import Counter
 
 import orjson
 from flask import render_template_string
+from sqlalchemy import select
 
+from bos.ocds.models import Record
 from bos.red_flags import engine
+from bos.red_flags.indicators import evaluate_dataset
+from bos.red_flags.models import FlagStatus, RedFlagProcess
 from tests.red_flags.conftest import NOW
 
 
@@ -27,7 +32,8 @@ def test_list_pages_with_a_cursor_and_filters(client, db_session, seeded):
     assert second["flags"][0]["id"] > first["flags"][-1]["id"]
     ocid = client.get("/api/red-flags?indicator=R003&limit=1").get_json()["flags"][0]["ocid"]
     every = client.get(f"/api/red-flags?ocid={ocid}&status=any&limit=1000").get_json()["flags"]
-    assert {f["ocid"] for f in every} == {ocid} and len(every) >= 20
+    # Its rows: flags and insufficient data (outcomes that never flagged are counted, not listed).
+    assert {f["ocid"] for f in every} == {ocid} and {f["status"] for f in every} == {"flagged", "insufficient_data"}
     assert client.get("/api/red-flags?status=nonsense").status_code == 422
     since = client.get("/api/red-flags?since=2100-01-01T00:00:00Z").get_json()
     assert since["flags"] == []
@@ -41,6 +47,28 @@ def test_catalogue_has_parameters_explanations_and_coverage(client, db_session, 
     assert "not proof" in entries["R003"]["explanation"]["en"]
     assert entries["R024"]["coverage"]["statuses"]["insufficient_data"] > 0
     assert body["composite"]["min_coverage"] == 0.5
+
+
+def test_coverage_counts_every_process_once_per_indicator_as_the_pure_evaluation_does(client, db_session, seeded):
+    """Outcomes that never flagged are not rows, yet the coverage counts them, process by process."""
+    _run(db_session)
+    releases = [orjson.loads(t) for t in db_session.scalars(select(Record.compiled))]
+    outcomes = evaluate_dataset(releases, {"R063": {"as_of": NOW.replace(hour=0).isoformat()}})
+    by_process: dict[str, list] = {release["ocid"]: [] for release in releases}
+    for outcome in outcomes:
+        if outcome.grain == "process":
+            by_process[outcome.subject].append(outcome)
+    expected: dict[str, Counter] = {code: Counter() for code in engine.PROCESS_CODES}
+    for of_process in by_process.values():  # a process with no outcome of an indicator: not applicable
+        statuses = engine.parse_statuses(engine.process_statuses(of_process))
+        for code in engine.PROCESS_CODES:
+            expected[code][statuses.get(code, FlagStatus.NOT_APPLICABLE).value] += 1
+    entries = {e["code"]: e for e in client.get("/api/red-flags/indicators").get_json()["indicators"]}
+    for code in engine.PROCESS_CODES:
+        counted = {k: v for k, v in entries[code]["coverage"]["statuses"].items() if v}
+        assert counted == dict(expected[code]), code
+        assert sum(counted.values()) == seeded["total"]
+    assert expected["R003"]["not_flagged"] > 0 and expected["R003"]["flagged"] > 0
 
 
 def test_bulk_files_hold_every_outcome(client, db_session, seeded):
@@ -63,6 +91,14 @@ def test_pages_show_flags_with_evidence(app, client, db_session, seeded):
             '{% include "red_flags/_process_flags.html" %}', process={"ocid": flag["ocid"]}
         )
     assert flag["code"] in fragment and "red-flags" in fragment
+    # Indicators evaluated and not flagged are listed by name, though they keep no row.
+    summary = db_session.scalars(select(RedFlagProcess).where(RedFlagProcess.ocid == flag["ocid"])).one()
+    clear = [c for c, s in engine.parse_statuses(summary.statuses).items() if s is FlagStatus.NOT_FLAGGED]
+    assert clear
+    listed = fragment.split('id="not-flagged"')[1].split("</ul>")[0]
+    for code in clear:
+        assert f"{code} · " in listed
+    assert "Not evaluated yet" not in fragment
 
 
 def test_responses_through_the_api_follow_the_roles(as_user, db_session, parties):

@@ -7,11 +7,12 @@ import json
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bos.red_flags.cardinal import read_json
 from bos.red_flags.cli import red_flags_group
-from bos.red_flags.models import RedFlag
+from bos.red_flags.models import RedFlag, RedFlagBaseline
+from bos.red_flags.stats import Baseline
 from tests.red_flags.conftest import store_record
 from tests.red_flags.helpers import SAMPLES
 
@@ -53,3 +54,24 @@ def test_cardinal_export_of_imported_samples_matches_the_file_export(runner, db_
     database, direct = json.loads(from_db.read_text()), json.loads(from_file.read_text())
     assert "Meta" in database and set(database) == set(direct)
     assert database.get("OCID") == direct.get("OCID")
+    # Meta too, though the database keeps no row of outcomes that never flagged (R024 and R058 quote stored fences).
+    assert database["Meta"] == direct["Meta"]
+
+
+def test_cardinal_export_from_the_database_takes_fence_meta_from_the_stored_baselines(
+    runner, db_session, seeded, tmp_path
+):
+    """Not-flagged outcomes are no rows: with no R024/R058 row carrying its fence, Meta still has it."""
+    assert runner.invoke(red_flags_group, ["run", "--full", "--quiet"]).exit_code == 0
+    db_session.execute(update(RedFlag).where(RedFlag.code.in_(["R024", "R058"])).values(evidence="{}"))
+    db_session.commit()
+    output = tmp_path / "db.json"
+    assert runner.invoke(red_flags_group, ["export", "--output", str(output)]).exit_code == 0
+    meta = json.loads(output.read_text())["Meta"]
+    for code, fence, attribute in (("R024", "lower_fence", "lower"), ("R058", "upper_fence", "upper")):
+        data = db_session.scalar(
+            select(RedFlagBaseline.data).where(RedFlagBaseline.code == code, RedFlagBaseline.peer_key == "")
+        )
+        peers = Baseline.from_dict(orjson.loads(data))
+        expected = {"q1": peers.q1, "q3": peers.q3, fence: getattr(peers, attribute)}
+        assert meta[code] == {k: round(v * 10_000) / 10_000 for k, v in expected.items()}

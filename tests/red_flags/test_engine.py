@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
 from bos.red_flags import engine
-from bos.red_flags.indicators import REGISTRY, Outcome, evaluate_dataset
+from bos.red_flags.indicators import Outcome, evaluate_dataset
 from bos.red_flags.models import (
     FlagStatus,
     RedFlag,
@@ -25,12 +25,30 @@ from tests.red_flags.conftest import NOW, store_record
 
 
 def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
+    """Every outcome: organisation rows as stored; per process and process-grain indicator, one status (key "")
+    from red_flag_processes.statuses, since outcomes that never flagged are not rows."""
     rows = session.execute(
         select(RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key, RedFlag.status).where(
-            RedFlag.source == source
+            RedFlag.source == source, RedFlag.grain != "process"
         )
     )
-    return {(r.code, r.grain, r.subject, r.key): r.status.value for r in rows}
+    found = {(r.code, r.grain, r.subject, r.key): r.status.value for r in rows}
+    for ocid, stored in session.execute(
+        select(RedFlagProcess.ocid, RedFlagProcess.statuses).where(RedFlagProcess.source == source)
+    ):
+        statuses = engine.parse_statuses(stored)
+        for code in engine.PROCESS_CODES:
+            found[(code, "process", ocid, "")] = statuses.get(code, FlagStatus.NOT_APPLICABLE).value
+    return found
+
+
+def _process_rows(session: Session, source: str = "bos") -> dict[tuple, str]:
+    rows = session.execute(
+        select(RedFlag.code, RedFlag.subject, RedFlag.key, RedFlag.status).where(
+            RedFlag.source == source, RedFlag.grain == "process"
+        )
+    )
+    return {(r.code, r.subject, r.key): r.status.value for r in rows}
 
 
 def _duplicates(session: Session) -> int:
@@ -43,33 +61,53 @@ def _duplicates(session: Session) -> int:
     return len(session.execute(grouped).all())
 
 
-def test_full_run_stores_every_outcome_including_insufficient_data(db_session, seeded):
+def test_full_run_stores_flags_and_insufficient_data_and_counts_every_other_outcome(db_session, seeded):
     stats = engine.evaluate_all(db_session, NOW, commit=False)
     assert stats.processes == seeded["total"]
     assert not stats.errors
     statuses = _statuses(db_session)
-    found = set(statuses.values())
-    assert {"flagged", "not_flagged", "insufficient_data", "not_applicable"} <= found
-    # Every process-grain indicator has one row per process.
+    assert {"flagged", "not_flagged", "insufficient_data", "not_applicable"} <= set(statuses.values())
+    # Every process has a status for every process-grain indicator ...
     processes = db_session.scalar(select(func.count()).select_from(Record))
-    for code, indicator in REGISTRY.items():
-        if indicator.is_process_grain:
-            assert sum(1 for k in statuses if k[0] == code) == processes, code
+    assert db_session.scalar(select(func.count()).select_from(RedFlagProcess)) == processes
+    # ... but only flags and insufficient data became rows on a first run, and each agrees with its status.
+    rows = _process_rows(db_session)
+    assert set(rows.values()) == {"flagged", "insufficient_data"}
+    for (code, ocid, _key), status in rows.items():
+        if status == "flagged":
+            assert statuses[(code, "process", ocid, "")] == "flagged"
+    every_flag = {k for k, s in rows.items() if s == "flagged"}
+    assert {(c, o) for c, _g, o, _k in (k for k, s in statuses.items() if s == "flagged" and k[1] == "process")} == {
+        (c, o) for c, o, _k in every_flag
+    }
     assert db_session.scalar(select(func.count()).select_from(Record).where(Record.needs_evaluation)) == 0
     raised = db_session.scalar(select(func.count()).select_from(RedFlagEvent).where(RedFlagEvent.kind == "raised"))
-    assert raised == sum(1 for s in statuses.values() if s == "flagged")
+    assert raised == db_session.scalar(select(func.count()).where(RedFlag.status == FlagStatus.FLAGGED))
 
 
 def test_full_run_matches_the_pure_dataset_evaluation(db_session, seeded):
     engine.evaluate_all(db_session, NOW, commit=False)
     releases = [orjson.loads(t) for t in db_session.scalars(select(Record.compiled).order_by(Record.id))]
     as_of = NOW.replace(hour=0).isoformat()
-    expected = {
-        (o.code, o.grain, o.subject, o.key): o.status for o in evaluate_dataset(releases, {"R063": {"as_of": as_of}})
-    }
+    outcomes = evaluate_dataset(releases, {"R063": {"as_of": as_of}})
+    expected = {(o.code, o.grain, o.subject, o.key): o.status for o in outcomes if o.grain != "process"}
+    by_process: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        if outcome.grain == "process":
+            by_process.setdefault(outcome.subject, []).append(outcome)
+    for ocid, of_process in by_process.items():
+        statuses = engine.parse_statuses(engine.process_statuses(of_process))
+        for code in engine.PROCESS_CODES:
+            expected[(code, "process", ocid, "")] = statuses.get(code, FlagStatus.NOT_APPLICABLE).value
     stored = _statuses(db_session)
     for key, status in expected.items():
         assert stored[key] == status, key
+    # Process rows: exactly the flags and insufficient data, with the pure run's statuses.
+    assert _process_rows(db_session) == {
+        (o.code, o.subject, o.key): o.status
+        for o in outcomes
+        if o.grain == "process" and o.status in {"flagged", "insufficient_data"}
+    }
 
 
 def test_second_full_run_changes_nothing(db_session, seeded):
@@ -315,8 +353,9 @@ def test_full_run_refreshes_postgresql_planner_statistics(db_session, seeded):
         pytest.skip("planner statistics are PostgreSQL's")
     before = _analyze_count(db_session)
     engine.evaluate_all(db_session, NOW, commit=False, chunk=10)
-    # As the ~2,700 outcome rows of the first run grow past 2,000 (the tables a run has not committed to yet are
-    # not stale to pg_stat_user_tables, so the analyses at the start and end of a run may find nothing to do).
+    # As the rows the first run writes (measures, outcomes, process states) grow past 2,000 (the tables a run has
+    # not committed to yet are not stale to pg_stat_user_tables, so the analyses at the start and end of a run may
+    # find nothing to do).
     assert _analyze_count(db_session) >= before + 1
 
 
