@@ -81,6 +81,7 @@ def step(name: str, url: str, repeat: int, workers: int, vacuum: bool = True) ->
                 m.RedFlagMeasure,
                 m.RedFlagContribution,
                 m.RedFlagOrgTotal,
+                m.RedFlagCoverage,
                 m.RedFlagBaseline,
                 m.RedFlagProcess,
             )

@@ -28,7 +28,7 @@ import hashlib
 import logging
 import math
 import multiprocessing
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -80,6 +80,7 @@ from bos.red_flags.models import (
     RedFlag,
     RedFlagBaseline,
     RedFlagContribution,
+    RedFlagCoverage,
     RedFlagEvent,
     RedFlagMeasure,
     RedFlagOrgTotal,
@@ -488,9 +489,15 @@ def write_outcomes(
     updates: list[dict[str, Any]] = []
     confirmed: list[int] = []
     events: list[dict[str, Any]] = []
+    # Organisation rows are what the coverage counts of their grain (process grain: see apply_evaluated).
+    coverage: Counter[CoverageKey] = Counter()
     for row in rows:
         old = current.get(_key(row))
         flagged = row["status"] is FlagStatus.FLAGGED
+        if row["grain"] != "process" and (old is None or FlagStatus(old.status) is not row["status"]):
+            coverage[(row["source"], row["code"], row["grain"], row["status"].value)] += 1
+            if old is not None:
+                coverage[(row["source"], row["code"], row["grain"], FlagStatus(old.status).value)] -= 1
         if old is None:
             inserts.append(
                 {
@@ -563,6 +570,7 @@ def write_outcomes(
             .values(last_confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
+    apply_coverage(session, coverage)
     if events:
         insert_rows(session.connection(), RedFlagEvent.__table__, events)
         for event in events:
@@ -573,6 +581,52 @@ def write_outcomes(
                 stats.cleared += 1
             else:
                 stats.changed += 1
+
+
+#: (source, code, grain, status) of ``red_flag_coverage``.
+CoverageKey = tuple[str, str, str, str]
+
+
+def apply_coverage(session: Session, delta: Mapping[CoverageKey, int]) -> None:
+    """Add these changes to ``red_flag_coverage`` (a row per key, created the first time it is counted)."""
+    changes = {key: n for key, n in delta.items() if n}
+    if not changes:
+        return
+    table = RedFlagCoverage.__table__
+    sources = sorted({key[0] for key in changes})
+    existing = {
+        (r.source, r.code, r.grain, r.status)
+        for r in session.connection().execute(
+            select(table.c.source, table.c.code, table.c.grain, table.c.status).where(table.c.source.in_(sources))
+        )
+    }
+    new = [
+        {"source": key[0], "code": key[1], "grain": key[2], "status": key[3], "n": n}
+        for key, n in changes.items()
+        if key not in existing
+    ]
+    insert_rows(session.connection(), table, new)
+    for (source, code, grain, status), n in sorted(changes.items()):
+        if (source, code, grain, status) in existing:
+            session.execute(
+                update(table)
+                .where(
+                    table.c.source == source, table.c.code == code, table.c.grain == grain, table.c.status == status
+                )
+                .values(n=table.c.n + n)
+            )
+
+
+def process_coverage(source: str, before: str | None, after: str | None) -> Counter[CoverageKey]:
+    """The change of the process-grain coverage when a process's statuses go from ``before`` to ``after``."""
+    delta: Counter[CoverageKey] = Counter()
+    if before == after:
+        return delta
+    for code, status in parse_statuses(before).items():
+        delta[(source, code, "process", status.value)] -= 1
+    for code, status in parse_statuses(after).items():
+        delta[(source, code, "process", status.value)] += 1
+    return delta
 
 
 def _event(flag_id: int, kind: FlagEventKind, row: Mapping[str, Any], before: str | None, now: dt.datetime) -> dict:
@@ -1335,6 +1389,7 @@ def _state_rows(session: Session, ocids: Sequence[str]) -> dict[str, Any]:
             RedFlagProcess.frozen,
             RedFlagProcess.outcomes_sha,
             RedFlagProcess.row_codes,
+            RedFlagProcess.statuses,
             *(getattr(RedFlagProcess, name) for name in INPUT_COLUMNS),
         ).where(RedFlagProcess.ocid.in_(ocids[start : start + 500]))
         for row in session.connection().execute(query):
@@ -1532,6 +1587,7 @@ def apply_evaluated(
     touched = swap_analyses(session, sp.source, analyses) if analyses else set()
     rows: list[dict[str, Any]] = []
     new_states: list[dict[str, Any]] = []
+    coverage: Counter[CoverageKey] = Counter()
     unchanged: dict[str, list[str]] = defaultdict(list)  # code -> processes whose stored flag of it is confirmed
     changed_ocids: list[str] = []
     for ocid, codes in prepared.confirm:  # skipped, inputs unchanged: its flags still hold
@@ -1545,6 +1601,8 @@ def apply_evaluated(
             rows += item.rows
             changed_ocids.append(item.ocid)
         old_state = prepared.states.get(item.ocid)
+        # update(), not +=: a Counter sum drops the negative counts.
+        coverage.update(process_coverage(sp.source, old_state.statuses if old_state else None, item.state["statuses"]))
         new_states.append(
             {
                 "ocid": item.ocid,
@@ -1578,6 +1636,7 @@ def apply_evaluated(
         if state["ocid"] in rewritten:
             state["row_codes"] = "|".join(sorted(row_codes.get(state["ocid"], ())))
     write_outcomes(session, rows, current, now, stats)
+    apply_coverage(session, coverage)
     _confirm(session, sp.source, unchanged, now)
     _save_states(session, new_states, prepared.states)
     _mark_clean(session, [*prepared.clean, *(prepared.records[e.ocid] for e in evaluated)])
@@ -1979,10 +2038,13 @@ class _FullRun:
         """A first run fills the tables from empty while it reads them by ocid: refresh PostgreSQL's statistics
         each time what this run wrote doubles (a handful of ANALYZEs), so plans follow the growth."""
         self.written += written
-        if self.written >= max(2 * self.analyzed_at, 2000):
+        if self.written >= max(2 * self.analyzed_at, ANALYZE_FROM):
             analyze_tables(self.session)
             self.analyzed_at = self.written
 
+
+#: Rows a first run writes before its first ANALYZE (then each time they double; see _FullRun._growing).
+ANALYZE_FROM = 2000
 
 #: The tables a full run fills in bulk (planner statistics refreshed after it).
 BULK_TABLES = (RedFlag, RedFlagProcess, RedFlagMeasure, RedFlagContribution, RedFlagOrgTotal, RedFlagEvent)

@@ -191,6 +191,23 @@ class RedFlagContribution(Base):
     attrs: Mapped[str | None] = mapped_column(Text)  # JSON object, when the indicator needs extras
 
 
+class RedFlagCoverage(Base):
+    """How many outcomes of one indicator and grain are in each status, kept by difference as runs change them, so
+    the catalogue's coverage is a read of a few rows. Process grain counts processes (``RedFlagProcess.statuses``:
+    flagged, not flagged, insufficient data; not applicable = the processes not counted here); organisation grains
+    count their rows in every status."""
+
+    __tablename__ = "red_flag_coverage"
+    __table_args__ = (UniqueConstraint("source", "code", "grain", "status", name="uq_red_flag_coverage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(16))
+    grain: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class RedFlagOrgTotal(Base):
     """Running totals of contributions per (subject, key), adjusted by difference when a process's rows are swapped,
     so re-evaluating one organisation never re-reads its whole history."""

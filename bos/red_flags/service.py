@@ -25,7 +25,14 @@ from bos.pagination import decode_cursor, encode_cursor
 from bos.parties.models import Organisation
 from bos.red_flags.engine import COMPOSITE, PROCESS_CODES, parse_statuses
 from bos.red_flags.indicators import REGISTRY, effective_params
-from bos.red_flags.models import FlagStatus, RedFlag, RedFlagProcess, RedFlagResponse, ResponseKind
+from bos.red_flags.models import (
+    FlagStatus,
+    RedFlag,
+    RedFlagCoverage,
+    RedFlagProcess,
+    RedFlagResponse,
+    ResponseKind,
+)
 
 MAX_BODY = 5000
 
@@ -147,22 +154,16 @@ def evidence_of(flag: RedFlag) -> dict[str, Any]:
 def coverage(session: Session) -> dict[str, dict[str, int]]:
     """Per indicator: how many subjects ended in each status (insufficient data is its own outcome).
 
-    Process grain counts processes, one status each (``RedFlagProcess.statuses``, since outcomes that never flagged
-    are not rows); organisation grains count their rows."""
+    Read from ``red_flag_coverage``, which the runs keep by difference: process grain counts processes, one status
+    each (outcomes that never flagged are not rows), and a process not counted for an indicator was not
+    applicable; organisation grains count their rows."""
     counts: dict[str, dict[str, int]] = {code: {s.value: 0 for s in FlagStatus} for code in REGISTRY}
-    query = (
-        select(RedFlag.code, RedFlag.status, func.count())
-        .where(RedFlag.grain != "process")
-        .group_by(RedFlag.code, RedFlag.status)
-    )
-    for code, status, count in session.execute(query):
-        counts.setdefault(code, {s.value: 0 for s in FlagStatus})[FlagStatus(status).value] += count
-    processes = 0
-    for (stored,) in session.execute(select(RedFlagProcess.statuses).execution_options(yield_per=5000)):
-        processes += 1
-        for code, status in parse_statuses(stored).items():
-            counts.setdefault(code, {s.value: 0 for s in FlagStatus})[status.value] += 1
-    for code in PROCESS_CODES:  # (no indicator has both grains) an indicator not listed was not applicable
+    c = RedFlagCoverage
+    query = select(c.code, c.status, func.sum(c.n)).group_by(c.code, c.status)
+    for code, status, n in session.execute(query):
+        counts.setdefault(code, {s.value: 0 for s in FlagStatus})[status] += int(n or 0)
+    processes = session.scalar(select(func.count()).select_from(RedFlagProcess)) or 0
+    for code in PROCESS_CODES:  # no indicator has both grains
         listed = sum(n for status, n in counts[code].items() if status != FlagStatus.NOT_APPLICABLE.value)
         counts[code][FlagStatus.NOT_APPLICABLE.value] = processes - listed
     return counts

@@ -6,11 +6,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bos.red_flags import models as m
 from bos.red_flags.indicators import REGISTRY, Outcome, effective_params, evaluate_dataset
 
 SAMPLES = Path(
     os.environ.get("BOS_OCDS_SAMPLES_DIR", str(Path(__file__).resolve().parents[2].parent / "shared/ocds/samples"))
 )
+
+#: The tables an engine run writes (tests compare their contents between two ways of running it).
+RUN_TABLES = [
+    m.RedFlag,
+    m.RedFlagEvent,
+    m.RedFlagProcess,
+    m.RedFlagMeasure,
+    m.RedFlagContribution,
+    m.RedFlagOrgTotal,
+    m.RedFlagCoverage,
+]
 
 
 def run(code: str, release: dict[str, Any], baseline: Any = None, **settings: Any) -> Outcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections import Counter
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from bos.red_flags.indicators import Outcome, evaluate_dataset
 from bos.red_flags.models import (
     FlagStatus,
     RedFlag,
+    RedFlagCoverage,
     RedFlagEvent,
     RedFlagMeasure,
     RedFlagOrgTotal,
@@ -153,14 +155,21 @@ def _record(session: Session, flagged_code: str = "R028") -> Record:
     raise AssertionError("no record with two valid bids")
 
 
-def test_incremental_run_raises_and_clears_with_events(db_session, seeded):
-    engine.evaluate_all(db_session, NOW, commit=False)
-    record = _record(db_session)
+def _store_identical_bid_prices(session: Session) -> tuple[Record, dict]:
+    """Give a process with two valid bids identical bid prices (R028), stored as publishing does; returns the record
+    and its release as it was."""
+    record = _record(session)
     release = orjson.loads(record.compiled)
     original = copy.deepcopy(release)
     valid = [b for b in release["bids"]["details"] if b.get("status") == "valid"]
-    valid[1]["value"] = dict(valid[0]["value"])  # identical bid prices: R028
-    store_record(db_session, release)
+    valid[1]["value"] = dict(valid[0]["value"])
+    store_record(session, release)
+    return record, original
+
+
+def test_incremental_run_raises_and_clears_with_events(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record, original = _store_identical_bid_prices(db_session)
     last_event = db_session.scalar(select(func.max(RedFlagEvent.id))) or 0
 
     stats = engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
@@ -184,6 +193,42 @@ def test_incremental_run_raises_and_clears_with_events(db_session, seeded):
         )
     ]
     assert kinds[-2:] == ["raised", "cleared"]
+
+
+def _coverage_from_scratch(session: Session) -> dict[tuple[str, str], int]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for (stored,) in session.execute(select(RedFlagProcess.statuses)):
+        for code, status in engine.parse_statuses(stored).items():
+            counts[(code, status.value)] += 1
+    query = (
+        select(RedFlag.code, RedFlag.status, func.count())
+        .where(RedFlag.grain != "process")
+        .group_by(RedFlag.code, RedFlag.status)
+    )
+    for code, status, n in session.execute(query):
+        counts[(code, FlagStatus(status).value)] += n
+    return dict(counts)
+
+
+def _coverage_kept(session: Session) -> dict[tuple[str, str], int]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in session.scalars(select(RedFlagCoverage)):
+        counts[(row.code, row.status)] += row.n
+    return {key: n for key, n in counts.items() if n}
+
+
+def test_coverage_is_kept_by_difference_through_incremental_and_nightly_runs(db_session, seeded):
+    engine.evaluate_all(db_session, NOW, commit=False)
+    assert _coverage_kept(db_session) == _coverage_from_scratch(db_session)
+    flagged = _coverage_kept(db_session).get(("R028", "flagged"), 0)
+    _record_changed, original = _store_identical_bid_prices(db_session)
+    engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
+    assert _coverage_kept(db_session) == _coverage_from_scratch(db_session)
+    assert _coverage_kept(db_session)[("R028", "flagged")] == flagged + 1
+    store_record(db_session, original)
+    engine.evaluate_all(db_session, NOW + dt.timedelta(days=1), commit=False)
+    assert _coverage_kept(db_session) == _coverage_from_scratch(db_session)
+    assert _coverage_kept(db_session).get(("R028", "flagged"), 0) == flagged
 
 
 def test_incremental_org_totals_match_a_rebuild(db_session, seeded):
@@ -347,15 +392,25 @@ def _analyze_count(session: Session) -> int:
     return session.scalar(text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'red_flags'")) or 0
 
 
-def test_full_run_refreshes_postgresql_planner_statistics(db_session, seeded):
+def test_full_run_refreshes_postgresql_planner_statistics(db_session, seeded, monkeypatch):
     """A table the first run filled must not look empty to PostgreSQL's planner (see engine.analyze_tables)."""
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("planner statistics are PostgreSQL's")
+    # The test data's first run writes ~600 outcome rows and process states; a real one, millions.
+    monkeypatch.setattr(engine, "ANALYZE_FROM", 200)
+    analyze_tables, growth = engine.analyze_tables, []
+
+    def recording(session, models=engine.BULK_TABLES, only_stale=False):
+        if not only_stale:
+            growth.append(len(models))
+        return analyze_tables(session, models, only_stale)
+
+    monkeypatch.setattr(engine, "analyze_tables", recording)
     before = _analyze_count(db_session)
     engine.evaluate_all(db_session, NOW, commit=False, chunk=10)
-    # As the rows the first run writes (measures, outcomes, process states) grow past 2,000 (the tables a run has
-    # not committed to yet are not stale to pg_stat_user_tables, so the analyses at the start and end of a run may
-    # find nothing to do).
+    # As the rows the first run writes grow past ANALYZE_FROM, unconditionally: the tables a run has not committed
+    # to yet are not stale to pg_stat_user_tables, so the analyses at its start and end may find nothing to do.
+    assert growth
     assert _analyze_count(db_session) >= before + 1
 
 

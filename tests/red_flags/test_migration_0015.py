@@ -1,5 +1,5 @@
 """Migration 0015 on a database written by the earlier engine: outcomes that never flagged leave the table, every
-process keeps its per-indicator status, and nothing with history is touched."""
+process keeps its per-indicator status, the coverage counts are taken, and nothing with history is touched."""
 
 from __future__ import annotations
 
@@ -94,12 +94,26 @@ def test_0015_keeps_every_status_and_deletes_only_rows_without_history(tmp_path)
                     (code, key, status)
                     for code, key, status in connection.execute(text("SELECT code, key, status FROM red_flags"))
                 )
+                coverage = sorted(
+                    tuple(row)
+                    for row in connection.execute(text("SELECT source, code, grain, status, n FROM red_flag_coverage"))
+                )
         finally:
             engine.dispose()
     assert processes == {
         "ocds-a": ("R003=n R017=n R018=f R024=n R028=i R036=n", "R018|R024|R028|R036"),
         "ocds-b": ("", ""),
     }
+    # One status per process and indicator (R017's two rows count once), organisation rows as they are.
+    assert coverage == [
+        ("bos", "R003", "process", "not_flagged", 1),
+        ("bos", "R017", "process", "not_flagged", 1),
+        ("bos", "R018", "process", "flagged", 1),
+        ("bos", "R024", "process", "not_flagged", 1),
+        ("bos", "R028", "process", "insufficient_data", 1),
+        ("bos", "R036", "process", "not_flagged", 1),
+        ("bos", "R048", "tenderer", "not_flagged", 1),
+    ]
     assert left == [
         ("R018", "", "flagged"),
         ("R024", "", "not_flagged"),

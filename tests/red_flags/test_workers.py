@@ -17,16 +17,9 @@ from bos.red_flags import engine as red_flags
 from bos.red_flags import models as m
 from tests.conftest import TODAY
 from tests.red_flags.conftest import NOW
+from tests.red_flags.helpers import RUN_TABLES
 
-TABLES = [
-    m.RedFlag,
-    m.RedFlagEvent,
-    m.RedFlagProcess,
-    m.RedFlagMeasure,
-    m.RedFlagContribution,
-    m.RedFlagOrgTotal,
-    m.RedFlagBaseline,
-]
+TABLES = [*RUN_TABLES, m.RedFlagBaseline]
 
 
 def _contents(session: Session) -> dict[str, list[tuple]]:

@@ -14,8 +14,9 @@ from bos.ocds.models import Record
 from bos.red_flags import engine, writes
 from bos.red_flags import models as m
 from tests.red_flags.conftest import NOW, store_record
+from tests.red_flags.helpers import RUN_TABLES
 
-TABLES = [m.RedFlag, m.RedFlagEvent, m.RedFlagProcess, m.RedFlagMeasure, m.RedFlagContribution, m.RedFlagOrgTotal]
+TABLES = RUN_TABLES
 
 
 def _contents(session: Session) -> dict[str, list[tuple]]:
