@@ -55,6 +55,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -588,33 +590,23 @@ CoverageKey = tuple[str, str, str, str]
 
 
 def apply_coverage(session: Session, delta: Mapping[CoverageKey, int]) -> None:
-    """Add these changes to ``red_flag_coverage`` (a row per key, created the first time it is counted)."""
-    changes = {key: n for key, n in delta.items() if n}
+    """Add these changes to ``red_flag_coverage``: one upsert for all keys (a key's row is created the first time it
+    is counted), the same ``INSERT ... ON CONFLICT DO UPDATE`` on both databases."""
+    changes = [
+        {"source": key[0], "code": key[1], "grain": key[2], "status": key[3], "n": n}
+        for key, n in sorted(delta.items())
+        if n
+    ]
     if not changes:
         return
     table = RedFlagCoverage.__table__
-    sources = sorted({key[0] for key in changes})
-    existing = {
-        (r.source, r.code, r.grain, r.status)
-        for r in session.connection().execute(
-            select(table.c.source, table.c.code, table.c.grain, table.c.status).where(table.c.source.in_(sources))
-        )
-    }
-    new = [
-        {"source": key[0], "code": key[1], "grain": key[2], "status": key[3], "n": n}
-        for key, n in changes.items()
-        if key not in existing
-    ]
-    insert_rows(session.connection(), table, new)
-    for (source, code, grain, status), n in sorted(changes.items()):
-        if (source, code, grain, status) in existing:
-            session.execute(
-                update(table)
-                .where(
-                    table.c.source == source, table.c.code == code, table.c.grain == grain, table.c.status == status
-                )
-                .values(n=table.c.n + n)
-            )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.source, table.c.code, table.c.grain, table.c.status],
+        set_={"n": table.c.n + statement.excluded.n},
+    )
+    session.execute(statement, changes)
 
 
 def process_coverage(source: str, before: str | None, after: str | None) -> Counter[CoverageKey]:
