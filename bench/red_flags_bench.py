@@ -28,10 +28,10 @@ from sqlalchemy import delete, func, select, text, update
 from bos import create_app, migrate
 from bos.db import new_session, utcnow
 from bos.ocds.models import Record
-from bos.red_flags import engine
+from bos.red_flags import engine, service
 from bos.red_flags import models as m
 
-STEPS = ["reset", "full-cold", "full-steady", "full-nightly", "baselines", "incremental"]
+STEPS = ["reset", "full-cold", "full-steady", "full-nightly", "baselines", "incremental", "catalogue"]
 
 
 def _app(url: str):
@@ -109,6 +109,16 @@ def step(name: str, url: str, repeat: int, workers: int, vacuum: bool = True) ->
             result["workers"] = workers
             result["workers_cpu_seconds"] = round(children.ru_utime + children.ru_stime, 2)
             result["stats"] = {k: v for k, v in stats.as_dict().items() if k != "error_messages"}
+        elif name == "catalogue":
+            # The indicator catalogue with its coverage counts (GET /api/red-flags/indicators), first and repeated.
+            timings = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                service.catalogue(session)
+                timings.append((time.perf_counter() - started) * 1000)
+                session.rollback()
+            result["ms_first"] = round(timings[0], 1)
+            result["ms_median"] = round(statistics.median(timings), 1)
         elif name == "baselines":
             started, cpu = time.perf_counter(), time.process_time()
             count = 0
