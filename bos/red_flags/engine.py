@@ -1189,18 +1189,22 @@ def _r048_touched_varieties(session: Session, source: str, suppliers: set[str]) 
     return {subject: SupplierVariety(n, frozenset(keys[subject]), ()) for subject, n in processes.items()}
 
 
-def _with_first_ocids(session: Session, source: str, outcome: Outcome) -> Outcome:
-    """A flag's evidence lists its first processes (in code point order, as Python sorts), as a full run's does."""
+def _first_ocids(session: Session, source: str, outcome: Outcome, key: str | None = None) -> list[str]:
+    """The first processes of an organisation outcome (in code point order, as Python sorts; of one key if given),
+    from its contributions: the same list on both databases and in full and incremental runs."""
     c = RedFlagContribution.__table__.c
     ocid = c.ocid.collate("C") if session.get_bind().dialect.name == "postgresql" else c.ocid
-    query = (
-        select(ocid)
-        .where(c.source == source, c.code == outcome.code, c.grain == outcome.grain, c.subject == outcome.subject)
-        .distinct()
-        .order_by(ocid)
-        .limit(MAX_EVIDENCE_OCIDS)
+    query = select(ocid).where(
+        c.source == source, c.code == outcome.code, c.grain == outcome.grain, c.subject == outcome.subject
     )
-    return replace(outcome, evidence={**outcome.evidence, "ocids": list(session.scalars(query))})
+    if key is not None:
+        query = query.where(c.key == key)
+    return list(session.scalars(query.distinct().order_by(ocid).limit(MAX_EVIDENCE_OCIDS)))
+
+
+def _with_first_ocids(session: Session, source: str, outcome: Outcome) -> Outcome:
+    """A flag's evidence lists its first processes, as a full run's does."""
+    return replace(outcome, evidence={**outcome.evidence, "ocids": _first_ocids(session, source, outcome)})
 
 
 def _fences_by_grain(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
@@ -1317,13 +1321,7 @@ def _with_real_ocids(
     if outcome.code == "R038":
         evidence["processes"] = count
     if outcome.status == FLAGGED:
-        c = RedFlagContribution
-        query = select(c.ocid).where(
-            c.source == source, c.code == outcome.code, c.grain == outcome.grain, c.subject == outcome.subject
-        )
-        if outcome.code == "R040":
-            query = query.where(c.key == outcome.key)
-        evidence["ocids"] = sorted(set(session.scalars(query.limit(MAX_EVIDENCE_OCIDS * 4)).all()))
+        evidence["ocids"] = _first_ocids(session, source, outcome, outcome.key if outcome.code == "R040" else None)
     return replace(outcome, evidence=evidence)
 
 

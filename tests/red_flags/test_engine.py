@@ -17,6 +17,7 @@ from bos.red_flags.indicators import Outcome, evaluate_dataset
 from bos.red_flags.models import (
     FlagStatus,
     RedFlag,
+    RedFlagContribution,
     RedFlagCoverage,
     RedFlagEvent,
     RedFlagMeasure,
@@ -350,7 +351,41 @@ def test_incremental_r040_reads_the_buyer_year_total_and_agrees_with_a_full_run(
     assert incremental["buyer_awards"] == full["buyer_awards"]
     assert incremental["ocids"] == full["ocids"]
     assert incremental["supplier_amount"] > before["supplier_amount"]
+
     assert not any("\x00" in k for (_c, _g, _s, k) in _statuses(db_session))  # the buyer-year rest row is not kept
+
+
+@pytest.mark.parametrize(("code", "key"), [("R038", ""), ("R040", "2025|S1")])
+def test_an_organisation_flag_lists_its_first_processes_in_code_point_order(db_session, monkeypatch, code, key):
+    """The same processes on both databases and in every run, whatever order the database keeps the rows in
+    (PostgreSQL's default collation would put "ocds-a" before "ocds-B"; Python's sort does not)."""
+    monkeypatch.setattr(engine, "MAX_EVIDENCE_OCIDS", 3)
+    # The one that sorts first comes last, after more rows than a few times the limit (once read as "some rows,
+    # sorted", it was missed).
+    ocids = ["ocds-c", "ocds-a", "ocds-Z", "ocds-b"] * 4 + ["ocds-B"]
+    for ocid in ocids:
+        for row_key in (key, "2024|S2"):
+            db_session.add(
+                RedFlagContribution(
+                    ocid=ocid,
+                    source="bos",
+                    code=code,
+                    grain="buyer",
+                    subject="B1",
+                    key=row_key,
+                    numerator=1.0,
+                    denominator=1.0,
+                )
+            )
+    db_session.add(  # another buyer's process
+        RedFlagContribution(
+            ocid="ocds-A", source="bos", code=code, grain="buyer", subject="B2", key=key, numerator=1, denominator=1
+        )
+    )
+    db_session.flush()
+    flag = Outcome(code, "buyer", "B1", None, "flagged", 1.0, 1.0, {}, (), key)
+    listed = engine._with_real_ocids(db_session, "bos", flag, {("buyer", "B1", key): 5}).evidence["ocids"]
+    assert listed == ["ocds-B", "ocds-Z", "ocds-a"]
 
 
 def test_incremental_r048_has_the_database_sum_up_the_touched_supplier_and_agrees_with_a_full_run(db_session, seeded):
