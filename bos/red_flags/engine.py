@@ -274,6 +274,9 @@ class Composite:
     evaluated: int
     flagged: int
     score: float | None
+    #: One status per applicable indicator, as ``RedFlagProcess.statuses`` stores it ("R003=n R018=f"; f flagged,
+    #: n not flagged, i insufficient data; not applicable left out): the same grouping as the counts above.
+    statuses: str = ""
 
     @property
     def coverage(self) -> float | None:
@@ -282,10 +285,12 @@ class Composite:
 
 def composite(outcomes: Iterable[Outcome]) -> Composite:
     """Weighted mean of the process-grain scores over indicators that ended flagged or not flagged; no score below
-    ``min_coverage`` of the applicable indicators (insufficient data never counts as 0)."""
+    ``min_coverage`` of the applicable indicators (insufficient data never counts as 0). An indicator with several
+    outcomes (e.g. per item) is flagged if any is, else evaluated if any is, else insufficient."""
     weights = COMPOSITE["weights"]
     applicable = evaluated = flagged = 0
     total = weight_sum = 0.0
+    letters: dict[str, str] = {}
     seen: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.grain == "process":
@@ -295,6 +300,7 @@ def composite(outcomes: Iterable[Outcome]) -> Composite:
         if statuses <= {NOT_APPLICABLE}:
             continue
         applicable += 1
+        letters[code] = "i"
         if statuses & {FLAGGED, NOT_FLAGGED}:
             evaluated += 1
             weight = float(weights.get(code, 1.0))  # type: ignore[union-attr]
@@ -302,34 +308,22 @@ def composite(outcomes: Iterable[Outcome]) -> Composite:
             total += weight * score
             weight_sum += weight
             flagged += FLAGGED in statuses
+            letters[code] = "f" if FLAGGED in statuses else "n"
     coverage = evaluated / applicable if applicable else 0.0
     score = total / weight_sum if weight_sum and coverage >= float(COMPOSITE["min_coverage"]) else None  # type: ignore[arg-type]
-    return Composite(applicable, evaluated, flagged, score)
+    stored = " ".join(f"{code}={letters[code]}" for code in sorted(letters))
+    return Composite(applicable, evaluated, flagged, score, stored)
 
 
 #: Process-grain outcomes that are always stored as rows; the others (not flagged, not applicable) only where the
 #: indicator already has a row for the process (see RedFlag).
 STORED_STATUSES = frozenset({FlagStatus.FLAGGED, FlagStatus.INSUFFICIENT_DATA})
-_STATUS_LETTERS = {FLAGGED: "f", NOT_FLAGGED: "n", INSUFFICIENT: "i"}
 _LETTER_STATUSES = {"f": FlagStatus.FLAGGED, "n": FlagStatus.NOT_FLAGGED, "i": FlagStatus.INSUFFICIENT_DATA}
 
 
-def process_statuses(outcomes: Iterable[Outcome]) -> str:
-    """One status per process-grain indicator, as ``RedFlagProcess.statuses`` stores it ("R003=n R018=f"): flagged
-    if any of its outcomes is, else not flagged if any is, else insufficient data; not applicable left out."""
-    best: dict[str, str] = {}
-    for outcome in outcomes:
-        letter = _STATUS_LETTERS.get(outcome.status)
-        if outcome.grain != "process" or letter is None:
-            continue
-        known = best.get(outcome.code)
-        if known is None or "fni".index(letter) < "fni".index(known):
-            best[outcome.code] = letter
-    return " ".join(f"{code}={best[code]}" for code in sorted(best))
-
-
 def parse_statuses(stored: str | None) -> dict[str, FlagStatus]:
-    """``RedFlagProcess.statuses`` back to {code: status}; an indicator not listed was not applicable."""
+    """``RedFlagProcess.statuses`` (``Composite.statuses``) back to {code: status}; an indicator not listed was not
+    applicable."""
     pairs = (item.split("=", 1) for item in (stored or "").split())
     return {code: _LETTER_STATUSES[letter] for code, letter in pairs}
 
@@ -1477,7 +1471,7 @@ def evaluate_chunk(
             "baseline_keys": _join_keys(looked_up),
             "flagged_codes": "|".join(flagged),
             "day_bound": day_bound,
-            "statuses": process_statuses(outcomes),
+            "statuses": summary.statuses,
         }
         if old_digest == digest:  # the rows would be those stored: none are built
             evaluated.append(Evaluated(ocid, None, state, flagged))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bos.red_flags import engine
 from bos.red_flags import models as m
 from bos.red_flags.indicators import REGISTRY, Outcome, effective_params, evaluate_dataset
 
@@ -23,6 +24,20 @@ RUN_TABLES = [
     m.RedFlagOrgTotal,
     m.RedFlagCoverage,
 ]
+
+
+def pure_process_statuses(releases: list[dict[str, Any]], outcomes: list[Outcome]) -> dict[str, dict[str, str]]:
+    """{ocid: {code: status}} for every release's process and process-grain indicator, grouped from the pure
+    evaluation's outcomes as the engine stores them (``Composite.statuses``; not_applicable where there is none)."""
+    by_process: dict[str, list[Outcome]] = {release["ocid"]: [] for release in releases}
+    for outcome in outcomes:
+        if outcome.grain == "process":
+            by_process[outcome.subject].append(outcome)
+    found = {}
+    for ocid, of_process in by_process.items():
+        statuses = engine.parse_statuses(engine.composite(of_process).statuses)
+        found[ocid] = {code: statuses.get(code, m.FlagStatus.NOT_APPLICABLE).value for code in engine.PROCESS_CODES}
+    return found
 
 
 def run(code: str, release: dict[str, Any], baseline: Any = None, **settings: Any) -> Outcome:

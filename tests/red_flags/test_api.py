@@ -16,6 +16,7 @@ from bos.red_flags import engine
 from bos.red_flags.indicators import evaluate_dataset
 from bos.red_flags.models import FlagStatus, RedFlagProcess
 from tests.red_flags.conftest import NOW
+from tests.red_flags.helpers import pure_process_statuses
 
 
 def _run(db_session):
@@ -54,15 +55,10 @@ def test_coverage_counts_every_process_once_per_indicator_as_the_pure_evaluation
     _run(db_session)
     releases = [orjson.loads(t) for t in db_session.scalars(select(Record.compiled))]
     outcomes = evaluate_dataset(releases, {"R063": {"as_of": NOW.replace(hour=0).isoformat()}})
-    by_process: dict[str, list] = {release["ocid"]: [] for release in releases}
-    for outcome in outcomes:
-        if outcome.grain == "process":
-            by_process[outcome.subject].append(outcome)
     expected: dict[str, Counter] = {code: Counter() for code in engine.PROCESS_CODES}
-    for of_process in by_process.values():  # a process with no outcome of an indicator: not applicable
-        statuses = engine.parse_statuses(engine.process_statuses(of_process))
-        for code in engine.PROCESS_CODES:
-            expected[code][statuses.get(code, FlagStatus.NOT_APPLICABLE).value] += 1
+    for statuses in pure_process_statuses(releases, outcomes).values():
+        for code, status in statuses.items():
+            expected[code][status] += 1
     entries = {e["code"]: e for e in client.get("/api/red-flags/indicators").get_json()["indicators"]}
     for code in engine.PROCESS_CODES:
         counted = {k: v for k, v in entries[code]["coverage"]["statuses"].items() if v}

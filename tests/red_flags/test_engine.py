@@ -25,6 +25,7 @@ from bos.red_flags.models import (
     RedFlagProcess,
 )
 from tests.red_flags.conftest import NOW, store_record
+from tests.red_flags.helpers import pure_process_statuses
 
 
 def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
@@ -94,14 +95,9 @@ def test_full_run_matches_the_pure_dataset_evaluation(db_session, seeded):
     as_of = NOW.replace(hour=0).isoformat()
     outcomes = evaluate_dataset(releases, {"R063": {"as_of": as_of}})
     expected = {(o.code, o.grain, o.subject, o.key): o.status for o in outcomes if o.grain != "process"}
-    by_process: dict[str, list[Outcome]] = {}
-    for outcome in outcomes:
-        if outcome.grain == "process":
-            by_process.setdefault(outcome.subject, []).append(outcome)
-    for ocid, of_process in by_process.items():
-        statuses = engine.parse_statuses(engine.process_statuses(of_process))
-        for code in engine.PROCESS_CODES:
-            expected[(code, "process", ocid, "")] = statuses.get(code, FlagStatus.NOT_APPLICABLE).value
+    for ocid, statuses in pure_process_statuses(releases, outcomes).items():
+        for code, status in statuses.items():
+            expected[(code, "process", ocid, "")] = status
     stored = _statuses(db_session)
     for key, status in expected.items():
         assert stored[key] == status, key
@@ -282,6 +278,10 @@ def test_composite_needs_coverage_and_never_counts_insufficient_as_zero():
     )
     assert thin.score is None and thin.coverage == pytest.approx(1 / 3)
     assert engine.composite([outcome("R010", "not_applicable")]).applicable == 0
+    # One status per indicator, as red_flag_processes stores it: flagged over not flagged over insufficient data.
+    assert full.statuses == "R003=f R018=n" and thin.statuses == "R003=f R018=i R028=i"
+    several = [outcome("R017", "insufficient_data"), outcome("R017", "not_flagged"), outcome("R010", "not_applicable")]
+    assert engine.composite(several).statuses == "R017=n"
 
 
 def _evidence(session: Session, code: str, grain: str, subject: str, key: str = "") -> tuple[str, dict]:
