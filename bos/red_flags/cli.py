@@ -85,32 +85,28 @@ def _outcomes_from_database(source: str | None) -> list[Any]:
     return outcomes
 
 
-#: Process-grain codes whose Cardinal Meta is their global fence: (meta key of the fence, the Baseline's attribute).
-_FENCE_META = {"R024": ("lower_fence", "lower"), "R058": ("upper_fence", "upper")}
-
-
 def _meta_from_baselines(source: str | None) -> dict[str, dict[str, Any]]:
     """Cardinal's Meta of R024 and R058 from their stored global baselines: their not-flagged outcomes are not
     stored (RedFlag), so with no flag left no row would carry it."""
     from bos.red_flags.indicators import effective_params  # noqa: PLC0415
+    from bos.red_flags.indicators.bids import RATIO_FENCES, ratio_fence_meta  # noqa: PLC0415
     from bos.red_flags.models import RedFlagBaseline  # noqa: PLC0415
     from bos.red_flags.stats import Baseline  # noqa: PLC0415
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     meta: dict[str, dict[str, Any]] = {}
     with new_session(app) as session:
-        for code, (fence, attribute) in _FENCE_META.items():
+        for code in RATIO_FENCES:
             threshold = effective_params(code).get("threshold")
             if threshold is not None:
-                meta[code] = {fence: float(threshold)}
+                meta[code] = ratio_fence_meta(code, None, threshold)
                 continue
             query = select(RedFlagBaseline.data).where(RedFlagBaseline.code == code, RedFlagBaseline.peer_key == "")
             if source:
                 query = query.where(RedFlagBaseline.source == source)
             data = session.scalars(query.order_by(RedFlagBaseline.id).limit(1)).first()
             if data:
-                peers = Baseline.from_dict(orjson.loads(data))
-                meta[code] = {"q1": peers.q1, "q3": peers.q3, fence: getattr(peers, attribute)}
+                meta[code] = ratio_fence_meta(code, Baseline.from_dict(orjson.loads(data)))
     return meta
 
 

@@ -47,6 +47,7 @@ from bos.red_flags.indicators.base import (
     valid_single_tenderer_bids,
 )
 from bos.red_flags.stats import (
+    Baseline,
     cardinal_lower_fence_usable,
     cardinal_upper_fence_usable,
     percentile,
@@ -165,6 +166,21 @@ def _not_computed(result: ProcessResult, computed: tuple[Status, str, list[str]]
     return result.insufficient(missing, reason)
 
 
+#: Cardinal's Meta key of each bid-ratio fence and the Baseline attribute that holds it.
+RATIO_FENCES = {"R024": ("lower_fence", "lower"), "R058": ("upper_fence", "upper")}
+
+
+def ratio_fence_meta(code: str, peers: Baseline | None, threshold: Any = None) -> dict[str, float]:
+    """Cardinal's Meta of R024 or R058: the configured ``threshold`` as the fence, else the peers' quartiles and
+    fence (also read by the Cardinal export from the stored baseline)."""
+    fence, attribute = RATIO_FENCES[code]
+    if threshold is not None:
+        return {fence: float(threshold)}
+    if peers is None:
+        raise ValueError(f"{code}: no threshold and no peers")
+    return {"q1": peers.q1, "q3": peers.q3, fence: getattr(peers, attribute)}
+
+
 def evaluate_r024(release: Mapping[str, Any], params: Params, baseline: BaselineInput = None) -> list[Outcome]:
     """Flag d <= lower fence Q1 - 1.5 IQR (or ``threshold``); the winner and runner-up are marked."""
     result = ProcessResult("R024", release, RATIO_FIELDS)
@@ -174,7 +190,7 @@ def evaluate_r024(release: Mapping[str, Any], params: Params, baseline: Baseline
     evidence = _ratio_evidence(computed)
     threshold = params.get("threshold")
     if threshold is not None:
-        lower, source, meta = float(threshold), "config", {"lower_fence": float(threshold)}
+        lower, source, meta = float(threshold), "config", ratio_fence_meta("R024", None, threshold)
         usable = lower > 0
     else:
         peers = single_baseline(baseline)
@@ -183,8 +199,7 @@ def evaluate_r024(release: Mapping[str, Any], params: Params, baseline: Baseline
         blocked = fence_blocked(peers, params)
         if blocked:
             return result.insufficient([], blocked, peers=peers.summary(), **evidence)
-        lower, source = peers.lower, "fence"
-        meta = {"q1": peers.q1, "q3": peers.q3, "lower_fence": peers.lower}
+        lower, source, meta = peers.lower, "fence", ratio_fence_meta("R024", peers)
         evidence["peers"] = peers.summary()
         # Degenerate case (RED_FLAGS.md section 1): no lower fence when Q1 = 0 or the fence <= 0.
         usable = cardinal_lower_fence_usable(peers.q1, lower)
@@ -205,7 +220,7 @@ def evaluate_r058(release: Mapping[str, Any], params: Params, baseline: Baseline
     evidence = _ratio_evidence(computed)
     threshold = params.get("threshold")
     if threshold is not None:
-        upper, source, meta = float(threshold), "config", {"upper_fence": float(threshold)}
+        upper, source, meta = float(threshold), "config", ratio_fence_meta("R058", None, threshold)
     else:
         peers = single_baseline(baseline)
         if peers is None:
@@ -213,8 +228,7 @@ def evaluate_r058(release: Mapping[str, Any], params: Params, baseline: Baseline
         blocked = fence_blocked(peers, params)
         if blocked:
             return result.insufficient([], blocked, peers=peers.summary(), **evidence)
-        upper, source = peers.upper, "fence"
-        meta = {"q1": peers.q1, "q3": peers.q3, "upper_fence": peers.upper}
+        upper, source, meta = peers.upper, "fence", ratio_fence_meta("R058", peers)
         evidence["peers"] = peers.summary()
     evidence.update({"threshold": upper, "source": source, "comparison": "ratio >= threshold", "meta": meta})
     if not cardinal_upper_fence_usable(upper):
