@@ -44,13 +44,19 @@ def _postgres_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def empty_database(directory: Path) -> Iterator[str]:
+    """The URL of a new empty database of the kind the tests run on: PostgreSQL when BOS_TEST_DATABASE_URL names
+    one (dropped afterwards), else a SQLite file in ``directory``."""
     configured = os.environ.get("BOS_TEST_DATABASE_URL")
     if configured and configured.startswith("postgresql"):
         yield from _postgres_database(configured)
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'bos-test.sqlite3'}"
+        yield f"sqlite:///{directory / 'bos-test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from empty_database(tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Bulk writes of the red-flag engine straight through the DBAPI cursor, with the values SQLAlchemy would bind.
 
-The full run writes millions of rows (an outcome per process and indicator on the first run). Through a Core
-``insert(table)`` executemany, SQLAlchemy builds and type-processes every parameter set (UTC datetimes, enums), which
-cost more than the database's own work. Here each column's bind processor is taken from the column type for the
+A first run writes millions of rows (measures, contributions, flags and insufficient data of every process).
+Through a Core ``insert(table)`` executemany, SQLAlchemy builds and type-processes every parameter set (UTC
+datetimes, enums), which cost more than the database's own work. Here each column's bind processor is taken from the column type for the
 connection's dialect, so the stored values are exactly those of the Core statement, and applied once per distinct
 value (a run binds one ``now`` and four statuses), then the statement goes to the cursor as one executemany, or on
 PostgreSQL, for more than a few rows, as ``COPY ... FROM STDIN``.

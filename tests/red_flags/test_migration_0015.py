@@ -3,27 +3,15 @@ process keeps its per-indicator status, the coverage counts are taken, and nothi
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy import text
 
 from bos import migrate
 from bos.db import make_engine
-from tests.conftest import _postgres_database
+from tests.conftest import empty_database
 
 NOW = "2026-11-20 08:00:00"
-
-
-@contextmanager
-def _empty_database(tmp_path: Path) -> Iterator[str]:
-    configured = os.environ.get("BOS_TEST_DATABASE_URL")
-    if configured and configured.startswith("postgresql"):
-        yield from _postgres_database(configured)  # type: ignore[misc]
-    else:
-        yield f"sqlite:///{tmp_path / 'before-0015.sqlite3'}"
 
 
 def _flag(connection, code: str, status: str, ocid: str | None, grain: str = "process", **extra) -> int:
@@ -49,7 +37,7 @@ def _flag(connection, code: str, status: str, ocid: str | None, grain: str = "pr
 
 
 def test_0015_keeps_every_status_and_deletes_only_rows_without_history(tmp_path):
-    with _empty_database(tmp_path) as url:
+    with contextmanager(empty_database)(tmp_path) as url:
         engine = make_engine(url)
         try:
             migrate.upgrade(engine, "0013")
