@@ -24,6 +24,7 @@ Services call nothing here; jobs and the CLI do, inside the lease ``red-flags-en
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import math
@@ -1868,11 +1869,41 @@ class _InProcess:
         pass
 
 
+#: Allocations between young-generation collections while a full run holds millions of short-lived rows (Python's
+#: default is 700). See ``_bulk_gc``.
+BULK_GC_THRESHOLD = 50_000
+
+
+def _bulk_gc() -> None:
+    """Tune the cyclic garbage collector for bulk work: freeze what exists now (modules, baselines) out of its
+    scans and collect the young generation every ``BULK_GC_THRESHOLD`` allocations instead of 700.
+
+    The rows, outcomes and unpickled results of a full run are acyclic and short-lived, but at the default
+    threshold the collector ran so often, and rescanned the older objects so often, that it took ~20% of the
+    parent's CPU in a first run of 100,000 processes (profiled with py-spy --native). Memory is still freed by
+    reference counting as before; only cycles wait a little longer."""
+    gc.freeze()
+    gc.set_threshold(BULK_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
+@contextmanager
+def _bulk_gc_in_this_process() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    _bulk_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def _pool(workers: int) -> Executor:
     if workers <= 0:
         return _InProcess()  # type: ignore[return-value]
     # spawn, never fork: a forked child would inherit the parent's open database connections and its engine.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_bulk_gc
+    )
 
 
 def _pipelined(
@@ -1918,9 +1949,12 @@ def evaluate_all(
         workers = 0
     pool = _pool(workers)
     try:
-        for source in sources:
-            run = _FullRun(session, pool, workers + 1, source, now, overrides, progress, commit, chunk, rules, stats)
-            run.run()
+        with _bulk_gc_in_this_process():
+            for source in sources:
+                run = _FullRun(
+                    session, pool, workers + 1, source, now, overrides, progress, commit, chunk, rules, stats
+                )
+                run.run()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return stats

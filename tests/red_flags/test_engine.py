@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 from collections import Counter
 
 import orjson
@@ -120,6 +121,17 @@ def test_second_full_run_changes_nothing(db_session, seeded):
     assert _statuses(db_session) == before
     assert db_session.scalar(select(func.count()).select_from(RedFlagEvent)) == events
     assert _duplicates(db_session) == 0
+
+
+def test_full_run_tunes_the_garbage_collector_and_restores_it(db_session, seeded):
+    """The full run collects young objects less often while it runs (see engine._bulk_gc) and leaves the process
+    as it found it: the demo runs it inside the web server's process."""
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+    engine.evaluate_all(db_session, NOW, commit=False, progress=lambda _n: during.append(gc.get_threshold()))
+    assert during and all(t[0] == engine.BULK_GC_THRESHOLD for t in during)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_killed_full_run_leaves_no_duplicates(db_session, seeded):
