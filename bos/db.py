@@ -100,6 +100,10 @@ def _leave_write_lock_free() -> None:
         time.sleep(wait)
 
 
+#: SQLite page cache per connection, in KiB (see configure_sqlite).
+SQLITE_CACHE_KIB = 65536
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Foreign keys on, WAL for concurrent readers, and explicit BEGIN so SAVEPOINTs work (pysqlite quirk).
 
@@ -123,6 +127,11 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # A page cache of 64 MiB instead of SQLite's 2 MiB (negative: KiB). Grown only as pages are read, so a
+        # connection that reads little stays small. The red-flag engine inserts millions of rows into indexed tables
+        # at a first run; with 2 MiB every insert into an index bigger than that read its pages back from the OS
+        # (an organisation contribution cost 17-24 us instead of 11 us at 100,000 processes, bench/README.md).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
