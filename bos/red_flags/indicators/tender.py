@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bos.red_flags.indicators.base import (
+    NUMBER_TYPES,
     BaselineInput,
     Outcome,
     Params,
@@ -107,7 +108,7 @@ def evaluate_r018(release: Mapping[str, Any], params: Params, baseline: Baseline
             "procurement method is not competitive (procurement_methods)", procurement_methods=sorted(methods)
         )
     count = tender.get("numberOfTenderers")
-    if isinstance(count, int | float) and not isinstance(count, bool):
+    if isinstance(count, NUMBER_TYPES) and not isinstance(count, bool):
         # Only the JSON integer 1 flags (RED_FLAGS.md): 1.0 is a float and is not flagged.
         evidence = {"number_of_tenderers": count, "source_field": "tender/numberOfTenderers", "threshold": 1}
         if isinstance(count, int) and count == 1:
