@@ -26,7 +26,8 @@ from bos.red_flags.models import (
     RedFlagProcess,
 )
 from tests.red_flags.conftest import NOW, store_record
-from tests.red_flags.helpers import pure_process_statuses
+from bos.red_flags.stats import Baseline
+from tests.red_flags.helpers import bid, process, pure_process_statuses
 
 
 def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
@@ -277,6 +278,42 @@ def test_imported_sources_are_evaluated_apart(db_session, seeded):
     imported = _statuses(db_session, "other-publisher")
     assert imported[("R018", "process", "ocds-imported-1", "")] == "flagged"
     assert imported[("R028", "process", "ocds-imported-1", "")] == "insufficient_data"
+
+
+def test_a_moved_fence_builds_rows_only_for_indicators_that_may_store_them():
+    """The outcome digest covers the outcomes that may become rows (flags, insufficient data, indicators with a row
+    for the process). A not-flagged R024/R058 outcome quotes the fences, but when they move and it stays not flagged
+    with no row, the process builds no rows; once R058 has a row for it, the same move rebuilds them."""
+    release = process("ocds-digest", bids=[bid("W", 100), bid("B", 150)], winner="W")
+    release["tender"] = {"status": "complete", "procurementMethod": "open"}
+    compiled = orjson.dumps(release).decode()
+    sp = engine.SourceParams.build("bos", "IDR", NOW)
+    before = Baseline.from_measures([0.4, 0.45, 0.5, 0.55, 0.6])
+    after = Baseline.from_measures([0.4, 0.45, 0.5, 0.56, 0.6])
+
+    def evaluate(baseline: Baseline, digest: str | None, row_codes: frozenset[str]) -> engine.Evaluated:
+        baselines = {("R024", ""): baseline, ("R058", ""): baseline}
+        _analyses, evaluated, errors = engine.evaluate_chunk(
+            sp, [("ocds-digest", compiled, False, digest, row_codes)], baselines
+        )
+        assert errors == []
+        return evaluated[0]
+
+    first = evaluate(before, None, frozenset())
+    statuses = engine.parse_statuses(first.state["statuses"])
+    assert statuses["R024"] == statuses["R058"] == FlagStatus.NOT_FLAGGED
+    assert first.rows is not None and {r["code"] for r in first.rows}.isdisjoint({"R024", "R058"})
+    digest = first.state["outcomes_sha"]
+
+    moved = evaluate(after, digest, frozenset())
+    assert moved.rows is None  # nothing that may be stored changed
+    assert moved.state["statuses"] == first.state["statuses"]
+
+    with_row = evaluate(after, digest, frozenset({"R058"}))
+    assert with_row.state["outcomes_sha"] != digest
+    (r058,) = [r for r in with_row.rows or [] if r["code"] == "R058"]
+    assert r058["status"] == FlagStatus.NOT_FLAGGED
+    assert orjson.loads(r058["evidence"])["threshold"] == after.upper != before.upper
 
 
 def test_composite_needs_coverage_and_never_counts_insufficient_as_zero():
