@@ -25,8 +25,8 @@ from bos.red_flags.models import (
     RedFlagOrgTotal,
     RedFlagProcess,
 )
-from tests.red_flags.conftest import NOW, store_record
 from bos.red_flags.stats import Baseline
+from tests.red_flags.conftest import NOW, store_record
 from tests.red_flags.helpers import bid, process, pure_process_statuses
 
 
@@ -245,8 +245,8 @@ def test_incremental_org_totals_match_a_rebuild(db_session, seeded):
     engine.evaluate_all(db_session, NOW, commit=False)
     record = _record(db_session)
     release = orjson.loads(record.compiled)
-    for bid in release["bids"]["details"]:
-        bid["status"] = "disqualified"
+    for detail in release["bids"]["details"]:
+        detail["status"] = "disqualified"
     store_record(db_session, release)
     engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
     incremental = {
@@ -351,8 +351,8 @@ def test_incremental_run_uses_the_fences_pinned_by_the_full_run(db_session, seed
     buyer = release["buyer"]["id"]
     _status, full = _evidence(db_session, "R038", "buyer", buyer)
     assert "pinned" not in full
-    for bid in release["bids"]["details"]:
-        bid["status"] = "disqualified"
+    for detail in release["bids"]["details"]:
+        detail["status"] = "disqualified"
     store_record(db_session, release)
 
     engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1))
