@@ -102,6 +102,8 @@ def _leave_write_lock_free() -> None:
 
 #: SQLite page cache per connection, in KiB (see configure_sqlite).
 SQLITE_CACHE_KIB = 65536
+#: WAL pages (4 KiB each) between automatic checkpoints (see configure_sqlite).
+SQLITE_CHECKPOINT_PAGES = 16384
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -132,6 +134,10 @@ def configure_sqlite(engine: Engine) -> None:
         # at a first run; with 2 MiB every insert into an index bigger than that read its pages back from the OS
         # (an organisation contribution cost 17-24 us instead of 11 us at 100,000 processes, bench/README.md).
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        # Checkpoint the WAL into the database every 64 MiB of it instead of every 4 MiB (1000 pages): a page changed
+        # by several commits in between is copied once, with one fsync. Committing 400,000 contributions in 50
+        # transactions took 7.1/6.8 s instead of 9.2 s (bench/README.md); readers are not blocked either way.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -8,6 +8,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from bos.db import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
 from bos.enums import OrganisationKind, ProcessStage, ProcurementCategory, ProcurementMethod, TenderStatus
 from bos.parties.models import Organisation
 from bos.schemas import MoneySchema, PeriodSchema
@@ -138,3 +139,12 @@ def test_postgresql_plans_each_statement_with_its_parameters(db_session):
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     assert db_session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+
+
+def test_sqlite_connections_get_a_bulk_sized_cache_and_checkpoint_interval(db_session):
+    """Every SQLite connection is configured for the red-flag engine's bulk writes (bos.db.configure_sqlite)."""
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's pragmas")
+    assert db_session.scalar(text("PRAGMA cache_size")) == -SQLITE_CACHE_KIB
+    assert db_session.scalar(text("PRAGMA wal_autocheckpoint")) == SQLITE_CHECKPOINT_PAGES
+    assert db_session.scalar(text("PRAGMA journal_mode")) == "wal"
