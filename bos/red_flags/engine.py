@@ -29,6 +29,7 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -451,6 +452,8 @@ class RunStats:
     organisations: int = 0
     baselines: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Wall seconds of the full run's phases, summed over sources: where a slow night went.
+    phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -466,6 +469,7 @@ class RunStats:
             "baselines": self.baselines,
             "errors": len(self.errors),
             "error_messages": self.errors[:20],
+            "phase_seconds": {name: round(seconds, 2) for name, seconds in self.phases.items()},
         }
 
 
@@ -1992,8 +1996,11 @@ class _FullRun:
         # The main currency is resolved afresh (first seen, in input order) at every full run.
         currency = _resolve_and_store_currency(session, source, now, self.overrides)
         self.sp = SourceParams.build(source, currency, now, self.overrides)
+        phases, started = self.stats.phases, time.perf_counter()
         # 1. Measures and contributions of records that changed since their last evaluation.
         _pipelined(self.pool, self.depth, self._first_pass(), self._swap)
+        phases["measures"] += time.perf_counter() - started
+        started = time.perf_counter()
         # 2. Peer statistics from the measure table, totals from the contributions.
         self.stats.baselines += refresh_baselines(session, source, now)
         rebuild_totals(session, source)
@@ -2001,6 +2008,8 @@ class _FullRun:
         analyze_tables(session, only_stale=True)
         if self.commit:
             session.commit()
+        phases["baselines_and_organisations"] += time.perf_counter() - started
+        started = time.perf_counter()
         # 3. Every process against the new baselines (frozen, unchanged ones keep their outcomes).
         store = BaselineStore(session, source, preload=True)
         self.baselines = dict(store.cache)  # complete: workers get a plain mapping, no session
@@ -2008,6 +2017,7 @@ class _FullRun:
         self.written = self.analyzed_at = 0  # the outcome tables grow from here on (see _growing)
         _pipelined(self.pool, self.depth, self._second_pass(), self._write)
         analyze_tables(session, only_stale=True)
+        phases["processes"] += time.perf_counter() - started
 
     def _first_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
         for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=True):
