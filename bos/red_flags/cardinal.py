@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bos.red_flags.indicators import FLAGGED, REGISTRY, Outcome
+from bos.red_flags.indicators.base import NUMBER_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ CARDINAL_GROUPS = {
 
 def _round4(value: Any) -> float | None:
     """Cardinal rounds Meta to 4 decimals; a NaN (no data) serialises as null."""
-    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+    if value is None or not isinstance(value, NUMBER_TYPES) or not math.isfinite(value):
         return None
     return round(float(value) * 10_000) / 10_000
 
