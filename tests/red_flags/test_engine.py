@@ -89,6 +89,15 @@ def test_full_run_stores_flags_and_insufficient_data_and_counts_every_other_outc
     assert db_session.scalar(select(func.count()).select_from(Record).where(Record.needs_evaluation)) == 0
     raised = db_session.scalar(select(func.count()).select_from(RedFlagEvent).where(RedFlagEvent.kind == "raised"))
     assert raised == db_session.scalar(select(func.count()).where(RedFlag.status == FlagStatus.FLAGGED))
+    # Each raised event points at its own flag (the ids of new rows are read back by key, process and organisation
+    # grains alike).
+    pointed = db_session.execute(
+        select(RedFlagEvent.code, RedFlagEvent.grain, RedFlagEvent.subject, RedFlagEvent.key, RedFlag.code,
+               RedFlag.grain, RedFlag.subject, RedFlag.key).join(RedFlag, RedFlag.id == RedFlagEvent.flag_id)
+    ).all()  # fmt: skip
+    assert len(pointed) == raised
+    assert {row.grain for row in pointed} > {"process"}
+    assert all(tuple(row[:4]) == tuple(row[4:]) for row in pointed)
 
 
 def test_full_run_matches_the_pure_dataset_evaluation(db_session, seeded):
