@@ -1,6 +1,7 @@
 """The database guards the invariants itself, on SQLite and PostgreSQL alike."""
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -8,7 +9,13 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from bos.db import SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES
+from bos.db import (
+    SQLITE_BACKGROUND_CHECKPOINT_SECONDS,
+    SQLITE_CACHE_KIB,
+    SQLITE_CHECKPOINT_PAGES,
+    background_checkpoints,
+    make_engine,
+)
 from bos.enums import OrganisationKind, ProcessStage, ProcurementCategory, ProcurementMethod, TenderStatus
 from bos.parties.models import Organisation
 from bos.schemas import MoneySchema, PeriodSchema
@@ -148,3 +155,35 @@ def test_sqlite_connections_get_a_bulk_sized_cache_and_checkpoint_interval(db_se
     assert db_session.scalar(text("PRAGMA cache_size")) == -SQLITE_CACHE_KIB
     assert db_session.scalar(text("PRAGMA wal_autocheckpoint")) == SQLITE_CHECKPOINT_PAGES
     assert db_session.scalar(text("PRAGMA journal_mode")) == "wal"
+
+
+def test_background_checkpoints_copy_committed_pages_into_the_database_file(tmp_path):
+    """bos.db.background_checkpoints: while a bulk writer commits, another thread checkpoints the WAL, so the writer's
+    commits do not have to. (An SQLite file of its own, whatever database the suite runs on.)"""
+    path = tmp_path / "bulk.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+
+    def write_two_megabytes() -> None:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO t (x) VALUES (?)", [("x" * 1000,) for _ in range(2000)])
+
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        write_two_megabytes()
+        time.sleep(2 * SQLITE_BACKGROUND_CHECKPOINT_SECONDS)
+        unchecked = path.stat().st_size
+        assert unchecked < 1_000_000  # far below the automatic checkpoint, the rows are only in the WAL
+
+        with background_checkpoints(engine):
+            write_two_megabytes()
+            deadline = time.monotonic() + 10
+            while path.stat().st_size < 4_000_000 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # ...and the writer still writes beside the checkpoints.
+            write_two_megabytes()
+        assert path.stat().st_size >= 4_000_000  # both first writes are in the database file now
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 6000
+    finally:
+        engine.dispose()

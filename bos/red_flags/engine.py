@@ -61,6 +61,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bos.db import background_checkpoints
 from bos.ocds.models import Record
 from bos.red_flags.indicators import (
     FLAGGED,
@@ -1987,7 +1988,7 @@ def evaluate_all(
         workers = 0
     pool = _pool(workers)
     try:
-        with _bulk_gc_in_this_process():
+        with _bulk_gc_in_this_process(), background_checkpoints(session.get_bind().engine):
             for source in sources:
                 run = _FullRun(
                     session, pool, workers + 1, source, now, overrides, progress, commit, chunk, rules, stats
