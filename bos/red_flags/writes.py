@@ -71,7 +71,26 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         connection.execute(insert(table), list(rows))
         return
     columns = list(rows[0])
-    values = _values(rows, columns, _converters(connection, table, columns))
+    _insert(connection, table, columns, _values(rows, columns, _converters(connection, table, columns)))
+
+
+def insert_values(connection: Connection, table: Table, columns: Sequence[str], values: list[tuple]) -> None:
+    """``INSERT`` rows given as tuples in ``columns`` order, as built by worker processes; each column's bind
+    processor is applied only where the dialect has one (none for the text and float columns of measures and
+    contributions), so the parent passes the tuples on as they came."""
+    if not values:
+        return
+    if PLAIN:
+        connection.execute(insert(table), [dict(zip(columns, value, strict=True)) for value in values])
+        return
+    converters = _converters(connection, table, columns)
+    if any(convert is not None for convert in converters):
+        pairs = list(enumerate(converters))
+        values = [tuple(v[i] if convert is None else convert(v[i]) for i, convert in pairs) for v in values]
+    _insert(connection, table, list(columns), values)
+
+
+def _insert(connection: Connection, table: Table, columns: list[str], values: list[tuple]) -> None:
     dialect = connection.dialect
     if dialect.name == "postgresql" and len(values) >= COPY_FROM:
         quote = dialect.identifier_preparer.quote
