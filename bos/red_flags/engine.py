@@ -676,13 +676,17 @@ def _event(flag_id: int, kind: FlagEventKind, row: Mapping[str, Any], before: st
 
 
 def current_by_ocid(session: Session, ocids: Sequence[str]) -> dict[FlagKey, Any]:
-    found: dict[FlagKey, Any] = {}
-    for start in range(0, len(ocids), 500):
-        for row in session.connection().execute(
-            select(*_CURRENT_COLUMNS).where(RedFlag.ocid.in_(ocids[start : start + 500]))
-        ):
-            found[(row.source, row.code, row.grain, row.subject, row.key)] = row
-    return found
+    return {
+        (row.source, row.code, row.grain, row.subject, row.key): row
+        for row in _by_ocids(session, _CURRENT_COLUMNS, ocids)
+    }
+
+
+def _by_ocids(session: Session, columns: Sequence[Any], ocids: Sequence[str]) -> Iterator[Any]:
+    """Rows of these processes (process grain: ``ocid`` is set), 500 ocids per query on the ocid index."""
+    ordered = sorted(set(ocids))
+    for start in range(0, len(ordered), 500):
+        yield from session.connection().execute(select(*columns).where(RedFlag.ocid.in_(ordered[start : start + 500])))
 
 
 def _by_subjects(
@@ -745,26 +749,22 @@ def _ids_by_key(session: Session, keys: Sequence[FlagKey]) -> dict[FlagKey, int]
     wanted = set(keys)
     found: dict[FlagKey, int] = {}
     columns = (RedFlag.id, RedFlag.source, RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key)
-    # A process-grain row's subject is its ocid: one query per 500 processes, every code at once, on the ocid index.
-    # (A query per code and grain, as below, cost 8.7 s of a first run of 100,000 processes: ~2,000 queries.) Rows
-    # are read by position: Row attributes cost more than the read. No status condition: SQLite would then pick
-    # the (status, id) index and scan every flag of the table for each chunk.
-    ocids = sorted({key[3] for key in wanted if key[2] == "process"})
-    for start in range(0, len(ocids), 500):
-        query = select(*columns).where(RedFlag.ocid.in_(ocids[start : start + 500]))
-        for row_id, *values in session.connection().execute(query):
+
+    def collect(rows: Iterable[Any]) -> None:
+        for row_id, *values in rows:  # by position: Row attributes cost more than the read
             key = tuple(values)
             if key in wanted:
                 found[key] = row_id  # type: ignore[index]
+
+    # A process-grain row's subject is its ocid: every code at once by ocid (a query per code and grain, as below,
+    # cost 8.7 s of a first run of 100,000 processes: ~2,000 queries). No status condition: SQLite would then pick
+    # the (status, id) index and scan every flag of the table for each chunk.
+    collect(_by_ocids(session, columns, [key[3] for key in wanted if key[2] == "process"]))
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    for source, code, grain, subject, key in wanted:
-        if (source, code, grain, subject, key) not in found:
-            groups[(source, code)].add((grain, subject))
+    for key in wanted - found.keys():
+        groups[(key[0], key[1])].add((key[2], key[3]))
     for (source, code), subjects in groups.items():
-        for row in _by_subjects(session, columns, source, code, subjects):
-            key = (row.source, row.code, row.grain, row.subject, row.key)
-            if key in wanted:
-                found[key] = row.id
+        collect(_by_subjects(session, columns, source, code, subjects))
     return found
 
 
@@ -1616,6 +1616,7 @@ def apply_evaluated(
     new_states: list[dict[str, Any]] = []
     unchanged: dict[str, list[str]] = defaultdict(list)  # code -> processes whose stored flag of it is confirmed
     changed_ocids: list[str] = []
+    statuses_moved: list[tuple[str | None, str | None]] = []  # (before, after) per process: the coverage change
     for ocid, codes in prepared.confirm:  # skipped, inputs unchanged: its flags still hold
         for code in codes:
             unchanged[code].append(ocid)
@@ -1627,6 +1628,7 @@ def apply_evaluated(
             rows += item.rows
             changed_ocids.append(item.ocid)
         old_state = prepared.states.get(item.ocid)
+        statuses_moved.append((old_state.statuses if old_state is not None else None, item.state["statuses"]))
         new_states.append(
             {
                 "ocid": item.ocid,
@@ -1660,11 +1662,7 @@ def apply_evaluated(
         if state["ocid"] in rewritten:
             state["row_codes"] = "|".join(sorted(row_codes.get(state["ocid"], ())))
     write_outcomes(session, rows, current, now, stats)
-    changes = [
-        (prepared.states[s["ocid"]].statuses if s["ocid"] in prepared.states else None, s["statuses"])
-        for s in new_states
-    ]
-    apply_coverage(session, process_coverage(sp.source, changes))
+    apply_coverage(session, process_coverage(sp.source, statuses_moved))
     _confirm(session, sp.source, unchanged, now)
     _save_states(session, new_states, prepared.states)
     _mark_clean(session, [*prepared.clean, *(prepared.records[e.ocid] for e in evaluated)])
