@@ -180,10 +180,8 @@ def background_checkpoints(engine: Engine) -> Iterator[None]:
 
     Other databases, and SQLite in memory (one connection, shared by the pool), are left as they are."""
     url = engine.url
-    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, QueuePool) or url.query:
-        yield
-        return
-    if not url.database or url.database == ":memory:":
+    in_a_file = url.database not in (None, "", ":memory:") and not url.query
+    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, QueuePool) or not in_a_file:
         yield
         return
     stop = threading.Event()
