@@ -776,7 +776,9 @@ def _ids_by_key(session: Session, keys: Sequence[FlagKey]) -> dict[FlagKey, int]
 def _contribution_row(row: Contribution, source: str) -> tuple[Any, ...]:
     """A contribution as a ``red_flag_contributions`` row in ``CONTRIBUTION_COLUMNS`` order."""
     attrs = orjson.dumps(dict(row.attrs), default=str).decode() if row.attrs else None
-    numbers = float(row.numerator), float(row.denominator), _finite(row.amount)
+    amount = _finite(row.amount)
+    # Floats, as the columns' bind processors would leave them (see insert_values).
+    numbers = float(row.numerator), float(row.denominator), None if amount is None else float(amount)
     return (row.ocid, source, row.code, row.grain, row.subject, row.key, *numbers, row.date, attrs)
 
 

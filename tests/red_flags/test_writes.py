@@ -122,3 +122,12 @@ def test_insert_and_update_rows_bind_datetimes_enums_and_nulls(db_session, monke
     db_session.expire_all()
     again = db_session.get(m.RedFlag, stored[1].id)
     assert (again.status, again.cleared_at, again.first_raised_at) == (m.FlagStatus.NOT_FLAGGED, later, NOW)
+
+
+def test_insert_values_refuses_columns_whose_values_need_converting(db_session):
+    """insert_values passes tuples on as they came (floats stay floats): a column with a bind processor other than
+    Float's would be stored differently from Core, so it is refused, and nothing is written."""
+    values = [(1, m.FlagEventKind.RAISED)]
+    with pytest.raises(ValueError, match=r"red_flag_events\.kind converts"):
+        writes.insert_values(db_session.connection(), m.RedFlagEvent.__table__, ("flag_id", "kind"), values)
+    assert db_session.scalars(select(m.RedFlagEvent)).all() == []
