@@ -98,7 +98,10 @@ from bos.red_flags.writes import insert_rows, insert_values, update_rows
 log = logging.getLogger(__name__)
 
 ENGINE_LEASE = "red-flags-engine"
-CHUNK = 500  # records per unit of work in the full run (each chunk commits)
+#: Records per unit of work in the full run (each chunk commits). 1,000 rather than 500: a first run of 100,000
+#: processes on SQLite took 71.2 / 72.5 s instead of 79.1 / 78.1 s (alternating; 2,000 gave 71.8 s), the parent
+#: spending ~6 s less CPU in commits and per-statement work. The three chunks in flight hold ~15 MB of releases.
+CHUNK = 1000
 MAX_EVIDENCE_OCIDS = 100  # an organisation flag lists at most this many of its processes; the count is kept
 
 #: Composite score (RED_FLAGS.md section 4, Proposal): equal weights (CRI-like) over process-grain indicators that
