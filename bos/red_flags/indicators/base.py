@@ -159,6 +159,14 @@ def as_decimal(value: Any) -> Decimal | None:
     """A JSON amount (int, float or numeric string) as an exact Decimal; None for anything else (bool, NaN, "")."""
     if isinstance(value, bool) or not isinstance(value, AMOUNT_TYPES):
         return None
+    return _decimal(value)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _decimal(value: int | float | str | Decimal) -> Decimal | None:
+    # Cached (Decimals are immutable): the indicators read the same few amounts of a release ~40 times between them,
+    # and the conversion through str cost ~10% of evaluating a release. ``typed``: 1 and 1.0 give Decimal("1") and
+    # Decimal("1.0"), which evidence shows differently, and must not share an entry.
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
