@@ -9,7 +9,7 @@ from collections import Counter
 
 import orjson
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -27,7 +27,7 @@ from bos.red_flags.models import (
 )
 from bos.red_flags.stats import Baseline
 from tests.red_flags.conftest import NOW, store_record
-from tests.red_flags.helpers import bid, process, pure_process_statuses
+from tests.red_flags.helpers import RUN_TABLES, bid, process, pure_process_statuses
 
 
 def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
@@ -159,6 +159,44 @@ def test_killed_full_run_leaves_no_duplicates(db_session, seeded):
     assert _duplicates(db_session) == 0
     processes = db_session.scalar(select(func.count()).select_from(Record))
     assert db_session.scalar(select(func.count()).select_from(RedFlagProcess)) == processes
+
+
+def _analysis_counts(session: Session) -> tuple[int, int]:
+    return (
+        session.scalar(select(func.count()).select_from(RedFlagMeasure)) or 0,
+        session.scalar(select(func.count()).select_from(RedFlagContribution)) or 0,
+    )
+
+
+def test_first_pass_killed_on_empty_tables_then_rerun_stores_each_analysis_once(db_session, seeded, monkeypatch):
+    """The first pass of a run that finds no measure or contribution inserts without deleting first. A run killed
+    in that pass leaves some committed; the next run must replace them, not add them again."""
+    engine.evaluate_all(db_session, NOW, chunk=25)
+    expected = _analysis_counts(db_session)
+    for model in reversed(RUN_TABLES):
+        db_session.execute(delete(model))
+    db_session.commit()
+    original = engine.swap_analyses
+    calls: list[bool] = []
+    killed: list[bool] = []
+
+    def dying(*args, **kwargs):
+        calls.append(kwargs.get("replace", True))
+        if len(calls) == 3 and not killed:  # the third chunk of the killed run
+            killed.append(True)
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "swap_analyses", dying)
+    with pytest.raises(KeyboardInterrupt):
+        engine.evaluate_all(db_session, NOW, chunk=25)
+    db_session.rollback()
+    assert calls == [False, False, False]  # empty tables: no deletes
+    assert 0 < _analysis_counts(db_session)[0] < expected[0]  # two chunks committed
+    calls.clear()
+    engine.evaluate_all(db_session, NOW, chunk=25)
+    assert calls and all(calls)  # rows found: every swap deletes first
+    assert _analysis_counts(db_session) == expected
 
 
 def _record(session: Session, flagged_code: str = "R028") -> Record:
