@@ -13,6 +13,7 @@ PostgreSQL, for more than a few rows, as ``COPY ... FROM STDIN``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Float, Table, bindparam, insert, update
@@ -30,10 +31,11 @@ _MEMO_LIMIT = 64  # distinct values memoised per column: datetimes and enums hav
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     memo: dict[Any, Any] = {}
+    null = process(None)
 
     def convert(value: Any) -> Any:
         if value is None:
-            return process(value)
+            return null
         try:
             return memo[value]
         except KeyError:
@@ -59,8 +61,26 @@ def _converters(connection: Connection, table: Table, columns: Sequence[str]) ->
 
 
 def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], converters: Sequence[Any]) -> list[tuple]:
-    pairs = list(zip(columns, converters, strict=True))
-    return [tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs) for row in rows]
+    """Each row's values in ``columns`` order, converted where the column has a converter.
+
+    Read all at once (itemgetter), then only the converted positions touched: 2.0 instead of 3.4 us per red_flags
+    row, which a first run of 100,000 processes writes ~450,000 of."""
+    strict_zip = zip(columns, converters, strict=True)
+    converting = [(position, convert) for position, (_name, convert) in enumerate(strict_zip) if convert is not None]
+    if len(columns) == 1:
+        name = columns[0]
+        convert = converting[0][1] if converting else None
+        return [(row[name] if convert is None else convert(row[name]),) for row in rows]
+    read = itemgetter(*columns)
+    if not converting:
+        return [read(row) for row in rows]
+    values = []
+    for row in rows:
+        found = list(read(row))
+        for position, convert in converting:
+            found[position] = convert(found[position])
+        values.append(tuple(found))
+    return values
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
