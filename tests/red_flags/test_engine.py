@@ -199,6 +199,39 @@ def test_first_pass_killed_on_empty_tables_then_rerun_stores_each_analysis_once(
     assert _analysis_counts(db_session) == expected
 
 
+def test_an_ocid_met_twice_in_a_fresh_first_pass_is_analysed_once(db_session, seeded, monkeypatch):
+    """The importer replaces a compiled-only record by a new one with the same ocid and a higher id. During a
+    first run's first pass (empty analysis tables, no deletes) the keyset then meets that ocid again: its second
+    analysis must replace the first, not be stored beside it."""
+    engine.evaluate_all(db_session, NOW, chunk=25)
+    expected = _analysis_counts(db_session)
+    first_id, ocid = db_session.execute(
+        select(Record.id, Record.ocid)
+        .where(Record.ocid.in_(select(RedFlagMeasure.ocid)), Record.ocid.in_(select(RedFlagContribution.ocid)))
+        .order_by(Record.id)
+        .limit(1)
+    ).one()
+    assert first_id <= db_session.scalar(select(Record.id).order_by(Record.id).offset(24).limit(1))  # 1st chunk
+    for model in reversed(RUN_TABLES):
+        db_session.execute(delete(model))
+    db_session.commit()
+    original = engine.swap_analyses
+    replaced: list[int] = []
+
+    def recreating(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not replaced:  # after the first chunk: the record comes back under a new, last id
+            last = db_session.scalar(select(func.max(Record.id)))
+            db_session.execute(update(Record).where(Record.id == first_id).values(id=last + 1))
+            replaced.append(last + 1)
+        return result
+
+    monkeypatch.setattr(engine, "swap_analyses", recreating)
+    engine.evaluate_all(db_session, NOW, chunk=25)
+    assert db_session.scalar(select(Record.id).where(Record.ocid == ocid)) == replaced[0]
+    assert _analysis_counts(db_session) == expected
+
+
 def _record(session: Session, flagged_code: str = "R028") -> Record:
     """A seeded record with at least two submitted bids."""
     for record in session.scalars(select(Record).order_by(Record.id)):
