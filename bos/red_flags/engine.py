@@ -2010,7 +2010,8 @@ def _start_worker() -> None:
     none; niced workers take what it leaves."""
     gc.freeze()
     gc.disable()
-    os.nice(WORKER_NICENESS)
+    if hasattr(os, "nice"):  # POSIX; elsewhere the workers keep the parent's priority
+        os.nice(WORKER_NICENESS)
 
 
 def _collected(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
