@@ -67,11 +67,7 @@ def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], converter
     row, which a first run of 100,000 processes writes ~450,000 of."""
     strict_zip = zip(columns, converters, strict=True)
     converting = [(position, convert) for position, (_name, convert) in enumerate(strict_zip) if convert is not None]
-    if len(columns) == 1:
-        name = columns[0]
-        convert = converting[0][1] if converting else None
-        return [(row[name] if convert is None else convert(row[name]),) for row in rows]
-    read = itemgetter(*columns)
+    read = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)  # always a tuple
     if not converting:
         return [read(row) for row in rows]
     values = []
@@ -106,10 +102,8 @@ def insert_values(connection: Connection, table: Table, columns: Sequence[str], 
     if PLAIN:
         connection.execute(insert(table), [dict(zip(columns, value, strict=True)) for value in values])
         return
-    dialect = connection.dialect
-    for name in columns:
-        column_type = table.c[name].type
-        if not isinstance(column_type, Float) and column_type.dialect_impl(dialect).bind_processor(dialect):
+    for name, convert in zip(columns, _converters(connection, table, columns), strict=True):
+        if convert is not None and not isinstance(table.c[name].type, Float):
             raise ValueError(f"{table.name}.{name} converts its values: insert it with insert_rows")
     _insert(connection, table, list(columns), values)
 
