@@ -162,21 +162,23 @@ def as_decimal(value: Any) -> Decimal | None:
     if isinstance(value, Decimal) or value == 0:
         # Not cached: equal keys would share an entry although they convert differently (0.0 and -0.0; Decimals
         # with other exponents), and a signalling NaN cannot be hashed.
-        return _decimal.__wrapped__(value)
-    return _decimal(value)
+        return _decimal(value)
+    return _cached_decimal(value)
 
 
-@lru_cache(maxsize=4096, typed=True)
 def _decimal(value: int | float | str | Decimal) -> Decimal | None:
-    # Cached (Decimals are immutable): the indicators read the same few amounts of a release ~40 times between them,
-    # and the conversion through str cost ~10% of evaluating a release. ``typed``: 1 and 1.0 give Decimal("1") and
-    # Decimal("1.0"), which evidence shows differently, and must not share an entry. Equal ints, equal strings and
-    # equal non-zero floats convert alike.
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
+
+
+# Cached (Decimals are immutable): the indicators read the same few amounts of a release ~40 times between them, and
+# the conversion through str cost ~10% of evaluating a release. ``typed``: 1 and 1.0 give Decimal("1") and
+# Decimal("1.0"), which evidence shows differently, and must not share an entry. Equal ints, equal strings and equal
+# non-zero floats convert alike.
+_cached_decimal = lru_cache(maxsize=4096, typed=True)(_decimal)
 
 
 def money(value: Any) -> tuple[Decimal, str] | None:
