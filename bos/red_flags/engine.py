@@ -1526,23 +1526,32 @@ def evaluate_chunk(
     Module-level and picklable, so the full run can hand it to worker processes with a complete baseline mapping."""
     analyses: list[Analysis] = []
     errors: list[str] = []
-    todo: list[tuple[str, dict[str, Any], str | None, frozenset[str] | None]] = []
-    for ocid, compiled, needs_analysis, old_digest, row_codes in items:
-        try:
-            release = orjson.loads(compiled)
-            if needs_analysis:
-                analyses.append(analyse(release, sp))
-        except Exception as exc:  # a broken record must not stop the others; the run record says which
-            errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
-            continue
-        todo.append((ocid, release, old_digest, row_codes))
+
+    def parsed() -> Iterator[tuple[str, dict[str, Any], str | None, frozenset[str] | None]]:
+        for ocid, compiled, needs_analysis, old_digest, row_codes in items:
+            try:
+                release = orjson.loads(compiled)
+                if needs_analysis:
+                    analyses.append(analyse(release, sp))
+            except Exception as exc:  # a broken record must not stop the others; the run record says which
+                errors.append(f"{ocid}: {type(exc).__name__}: {exc}")
+                continue
+            yield ocid, release, old_digest, row_codes
+
+    todo: Iterable[tuple[str, dict[str, Any], str | None, frozenset[str] | None]]
     if isinstance(baselines, BaselineStore):
+        # A lazy store reads the baselines of the whole chunk in one query, so every release is parsed first.
+        todo = list(parsed())
         wanted = [
             (code, key) for _o, release, _d, _r in todo for code, ks in peer_keys_of(release, sp).items() for key in ks
         ]
         cache: Mapping[tuple[str, str], Baseline | None] = baselines.needs(wanted)
         digests = baselines.digests
     else:
+        # Each release evaluated as soon as it is parsed, and dropped before the next: holding the chunk's parsed
+        # releases made the allocator ask the kernel for fresh pages for every chunk, which tripled the cost of
+        # parsing (orjson.loads 48 against 14 us per seeded release, 1,000 at a time).
+        todo = parsed()
         cache = baselines
     evaluated: list[Evaluated] = []
     for ocid, release, old_digest, row_codes in todo:

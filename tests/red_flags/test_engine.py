@@ -643,3 +643,23 @@ def test_nightly_run_skips_processes_whose_inputs_did_not_move(db_session, seede
     assert forced.skipped_unchanged == 0
     assert forced.processes == live
     assert (forced.inserted, forced.updated, forced.raised, forced.cleared) == (0, 0, 0, 0)
+
+
+def test_a_broken_record_in_a_chunk_is_reported_in_order_and_the_others_are_evaluated():
+    """The workers' path evaluates each release as it is parsed: a record that does not parse, or whose release
+    breaks an indicator, is reported with its ocid in record order, and the records around it are evaluated as
+    they would be alone."""
+    sp = engine.SourceParams.build("bos", "IDR", NOW)
+    good = [process(f"ocds-good-{i}", bids=[bid("W", 100), bid("B", 150 + i)], winner="W") for i in range(2)]
+    items = [
+        ("ocds-good-0", orjson.dumps(good[0]).decode(), True, None, frozenset()),
+        ("ocds-unparsable", "{not json", True, None, frozenset()),
+        ("ocds-good-1", orjson.dumps(good[1]).decode(), True, None, frozenset()),
+        ("ocds-not-an-object", "[1, 2]", True, None, frozenset()),
+    ]
+    analyses, evaluated, errors = engine.evaluate_chunk(sp, items, {})
+    assert [e.ocid for e in evaluated] == [a.ocid for a in analyses] == ["ocds-good-0", "ocds-good-1"]
+    assert [error.split(":")[0] for error in errors] == ["ocds-unparsable", "ocds-not-an-object"]
+    for item, done in zip([items[0], items[2]], evaluated, strict=True):
+        _analyses, alone, alone_errors = engine.evaluate_chunk(sp, [item], {})
+        assert alone_errors == [] and alone == [done]
