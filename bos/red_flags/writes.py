@@ -12,10 +12,12 @@ PostgreSQL, for more than a few rows, as ``COPY ... FROM STDIN``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from psycopg.adapt import PyFormat
 from sqlalchemy import Float, Table, bindparam, insert, update
 from sqlalchemy.engine import Connection
 
@@ -49,15 +51,45 @@ def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
-def _converters(connection: Connection, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+def _converters(
+    connection: Connection, table: Table, columns: Sequence[str], copy: bool = False
+) -> list[Callable[[Any], Any] | None]:
     """The bind processor of each column for the connection's dialect, memoised for this call (so a memo holding
-    ``now`` does not outlive the write); None where values pass as they are."""
+    ``now`` does not outlive the write); None where values pass as they are.
+
+    ``copy``: the rows go to PostgreSQL's ``COPY``, which has no types, only text. A datetime there is given as the
+    text psycopg would write for it, so it is formatted once per distinct value instead of once per row: ~2 us a
+    value, ~3 per flagged row, which was ~1.5 s of the parent's CPU in a first run of 100,000 processes."""
     dialect = connection.dialect
+    as_text = _copy_text(connection) if copy else None
     converters: list[Callable[[Any], Any] | None] = []
     for name in columns:
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if as_text is not None and process is not None:
+            process = _then(process, as_text)
         converters.append(_memoised(process) if process is not None else None)
     return converters
+
+
+def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: second(first(value))
+
+
+def _copy_text(connection: Connection) -> Callable[[Any], Any]:
+    """A datetime as the text psycopg's own dumper writes for it in ``COPY``; any other value as it is."""
+    adapters = connection.connection.driver_connection.adapters  # type: ignore[union-attr]
+
+    def as_text(value: Any) -> Any:
+        if not isinstance(value, dt.datetime):
+            return value
+        dumper = adapters.get_dumper(type(value), PyFormat.TEXT)(type(value))
+        return bytes(dumper.dump(value)).decode()
+
+    return as_text
+
+
+def _copies(connection: Connection, count: int) -> bool:
+    return connection.dialect.name == "postgresql" and count >= COPY_FROM
 
 
 def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], converters: Sequence[Any]) -> list[tuple]:
@@ -87,7 +119,8 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         connection.execute(insert(table), list(rows))
         return
     columns = list(rows[0])
-    _insert(connection, table, columns, _values(rows, columns, _converters(connection, table, columns)))
+    copy = _copies(connection, len(rows))
+    _insert(connection, table, columns, _values(rows, columns, _converters(connection, table, columns, copy)), copy)
 
 
 def insert_values(connection: Connection, table: Table, columns: Sequence[str], values: list[tuple]) -> None:
@@ -105,19 +138,19 @@ def insert_values(connection: Connection, table: Table, columns: Sequence[str], 
     for name, convert in zip(columns, _converters(connection, table, columns), strict=True):
         if convert is not None and not isinstance(table.c[name].type, Float):
             raise ValueError(f"{table.name}.{name} converts its values: insert it with insert_rows")
-    _insert(connection, table, list(columns), values)
+    _insert(connection, table, list(columns), values, _copies(connection, len(values)))
 
 
-def _insert(connection: Connection, table: Table, columns: list[str], values: list[tuple]) -> None:
+def _insert(connection: Connection, table: Table, columns: list[str], values: list[tuple], copy: bool) -> None:
     dialect = connection.dialect
-    if dialect.name == "postgresql" and len(values) >= COPY_FROM:
+    if copy:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(name) for name in columns)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as stream:
                 for value in values:
-                    copy.write_row(value)
+                    stream.write_row(value)
         finally:
             cursor.close()
         return

@@ -7,7 +7,7 @@ import datetime as dt
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record
@@ -78,11 +78,17 @@ def test_cursor_writes_store_the_same_rows_as_core_statements(db_session, seeded
             assert found[name] == rows, (step, name)
 
 
-@pytest.mark.parametrize("plain", [True, False])
-def test_insert_and_update_rows_bind_datetimes_enums_and_nulls(db_session, monkeypatch, plain):
+@pytest.mark.parametrize(("plain", "copy_from"), [(True, 50), (False, 50), (False, 1)])
+def test_insert_and_update_rows_bind_datetimes_enums_and_nulls(db_session, monkeypatch, plain, copy_from):
+    """Through Core, an executemany, and (copy_from 1, on PostgreSQL) COPY, where datetimes go as text."""
     monkeypatch.setattr(writes, "PLAIN", plain)
+    monkeypatch.setattr(writes, "COPY_FROM", copy_from)
     table = m.RedFlag.__table__
     later = NOW + dt.timedelta(hours=1, microseconds=7)
+    wib = dt.timezone(dt.timedelta(hours=7))
+    if db_session.get_bind().dialect.name == "postgresql":
+        # A datetime written as text without its offset would be read in the session's zone: make that not UTC.
+        db_session.execute(text("SET LOCAL TIME ZONE 'Asia/Jakarta'"))
     row = {
         "source": "bos",
         "code": "R018",
@@ -98,7 +104,7 @@ def test_insert_and_update_rows_bind_datetimes_enums_and_nulls(db_session, monke
         "evidence": '{"a": "\\\\ \\t"}',
         "explanation": "line\nbreak",
         "rule_version": 3,
-        "first_raised_at": NOW,
+        "first_raised_at": NOW.astimezone(wib),
         "last_confirmed_at": later,
         "cleared_at": None,
         "dismissed_at": None,
