@@ -39,7 +39,7 @@ def db_upgrade(revision: str) -> None:
     """Bring the database schema to the latest migration (Alembic)."""
     engine = current_app.extensions["bos_db"].engine
     migrate.upgrade(engine, revision)
-    click.echo(f"database at revision {migrate.current_revision(engine)}")
+    click.echo(f"database at revisions {', '.join(migrate.current_heads(engine))}")
 
 
 CHUNK_FOR_WORKERS = 4000  # below this, starting worker processes costs more than it saves

@@ -27,8 +27,9 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
         command.upgrade(alembic_config(connection=connection), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_heads(engine: Engine) -> tuple[str, ...]:
+    """The revision of each branch the database is at (domains migrate on parallel branches: several heads)."""
     from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
