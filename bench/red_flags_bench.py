@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, select, text, update
 from bos import create_app, migrate
 from bos.db import new_session, utcnow
 from bos.ocds.models import Record
+from bos.ocds.publish import mark_for_evaluation
 from bos.red_flags import engine, service
 from bos.red_flags import models as m
 
@@ -42,7 +43,7 @@ def _app(url: str):
 
 def _change(session, every: int) -> int:
     """A day's work: every ``every``-th process with bids gets its first bid's amount corrected by +1% (moving
-    its measures, its peers' baselines and its organisations), marked dirty as publishing does."""
+    its measures, its peers' baselines and its organisations), queued for evaluation as publishing does."""
     query = select(Record.id).where(Record.compiled.contains('"details"')).order_by(Record.id)
     changed = 0
     for record_id in session.scalars(query).all()[::every]:
@@ -53,8 +54,9 @@ def _change(session, every: int) -> int:
             continue
         bid["value"]["amount"] = round(bid["value"]["amount"] * 1.01)
         record.compiled = orjson.dumps(release).decode()
-        record.needs_evaluation = True
         record.release_count += 1
+        session.flush()
+        mark_for_evaluation(session, [record.id])
         changed += 1
     session.commit()
     return changed
@@ -95,7 +97,7 @@ def step(name: str, url: str, repeat: int, workers: int, vacuum: bool = True) ->
                 session.execute(text("TRUNCATE " + ", ".join(t.__tablename__ for t in tables)))
             for table in tables:
                 session.execute(delete(table))
-            session.execute(update(Record).values(needs_evaluation=True))
+            mark_for_evaluation(session, session.scalars(select(Record.id)).all())
             session.commit()
         elif name in {"full-cold", "full-steady", "full-nightly"}:
             # The steady run is the nightly job a day later with nothing changed (day-dependent outcomes, R063, move);
@@ -158,10 +160,10 @@ def step(name: str, url: str, repeat: int, workers: int, vacuum: bool = True) ->
                     .where(Record.id == record.id)
                     .values(
                         compiled=orjson.dumps(body).decode(),
-                        needs_evaluation=True,
                         release_count=Record.release_count + 1,
                     )
                 )
+                mark_for_evaluation(session, [record.id])
                 session.commit()
                 started, cpu = time.perf_counter(), time.process_time()
                 stats = engine.evaluate_dirty(session, utcnow() + dt.timedelta(seconds=i))

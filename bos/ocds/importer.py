@@ -10,7 +10,7 @@ What is stored
       row with ``source`` = the publisher's name. Releases come from release packages and from records that embed
       their releases.
     * The ocid's record, compiled by BOS (ocdsmerge with the patched schema) from every stored release of that
-      ocid, marked ``needs_evaluation`` so the red-flag engine picks the process up.
+      ocid, queued for evaluation (``PendingEvaluation``) so the red-flag engine picks the process up.
     * A record that only *links* its releases (or has none) cannot be recompiled: its ``compiledRelease`` is stored
       as the record itself (``release_count`` 0), as published. A newer compiled release of the same ocid replaces
       it. Releases arriving later for that ocid replace it by a record compiled from them (with a warning), since
@@ -59,7 +59,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from bos.ocds.models import Record, Release
-from bos.ocds.publish import dumps, parse_date, release_row, schema_source, update_record
+from bos.ocds.publish import dumps, mark_for_evaluation, parse_date, release_row, schema_source, update_record
 from bos.ocds.reader import PACKAGE_METADATA_KEYS, Location, ReaderOptions, ReadError, Unit, read
 from bos.ocds.schema import SchemaSource
 from bos.ocds.validate import ValidationError, validate_record_package, validate_release, validate_release_package
@@ -430,6 +430,7 @@ def _store(
         )
     session.flush()
 
+    changed: list[Record] = []  # records queued for evaluation once they all have ids
     for item in fresh:
         row = {**item.row, "source": source}
         session.add(Release(**row))
@@ -437,6 +438,7 @@ def _store(
         # update_record copies buyer.id as is; keep the index column a short string like the release row's.
         record.buyer_identifier = row["buyer_identifier"]
         records[record.ocid] = record
+        changed.append(record)
         outcome.releases_stored += 1
 
     for planned in compiled_only:
@@ -453,10 +455,10 @@ def _store(
                 compiled=dumps(planned.compiled).decode(),
                 versioned=None,
                 linked_releases=dumps(planned.linked).decode() if planned.linked else None,
-                needs_evaluation=True,
             )
             session.add(record)
             records[planned.ocid] = record
+            changed.append(record)
             outcome.records_stored += 1
         elif record.release_count > 0:
             continue  # compiled by BOS from stored releases, which a publisher's snapshot never replaces
@@ -472,9 +474,10 @@ def _store(
             record.linked_releases = dumps(planned.linked).decode() if planned.linked else None
             record.last_release_date = planned.date
             record.buyer_identifier = buyer_identifier
-            record.needs_evaluation = True
+            changed.append(record)
             outcome.records_stored += 1
     session.flush()
+    mark_for_evaluation(session, [record.id for record in changed])
 
 
 def import_unit(

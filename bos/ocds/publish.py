@@ -1,15 +1,15 @@
 """Write immutable OCDS releases, and keep each ocid's record (compiled release) current, in the caller's transaction.
 
 A release row is never updated or deleted: a correction is a new release. The record is updated incrementally
-(one merge per new release, see ``bos.ocds.compile``) and marked for red-flag evaluation in the same transaction,
-so a published change and its dirty mark commit together or not at all.
+(one merge per new release, see ``bos.ocds.compile``) and queued for red-flag evaluation in the same transaction,
+so a published change and its place in the engine's queue commit together or not at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,15 @@ from typing import Any
 import orjson
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from bos import settings
 from bos.contracts.models import Contract, Transaction
 from bos.db import utcnow
 from bos.ocds.compile import compile_snapshots, update_compiled_release
-from bos.ocds.models import Record, Release
+from bos.ocds.models import PendingEvaluation, Record, Release
 from bos.ocds.release import ProcessGraph, build_release, history
 from bos.ocds.schema import SchemaSource
 from bos.parties.models import Organisation
@@ -138,14 +140,16 @@ def publish_release(
     release = build_release(graph, release_id=f"{process.ocid}-{count + 1:04d}", date=now, tags=tags)
     row = Release(**release_row(release), published_at=now)
     session.add(row)
-    update_record(session, release, source="bos")
+    record = update_record(session, release, source="bos")
     process.needs_evaluation = True
     session.flush()
+    mark_for_evaluation(session, [record.id])
     return row
 
 
 def update_record(session: Session, release: Mapping[str, Any], source: str) -> Record:
-    """Merge one new release into its ocid's record (incrementally where that is exact)."""
+    """Merge one new release into its ocid's record (incrementally where that is exact). The caller queues the
+    record for evaluation (``mark_for_evaluation``) once it has an id."""
     ocid = release["ocid"]
     record = session.scalars(select(Record).where(Record.ocid == ocid)).one_or_none()
     previous = orjson.loads(record.compiled) if record is not None else None
@@ -166,8 +170,22 @@ def update_record(session: Session, release: Mapping[str, Any], source: str) -> 
     record.buyer_identifier = str(buyer_id) if buyer_id is not None else record.buyer_identifier
     record.compiled = dumps(outcome.compiled).decode()
     record.versioned = None  # rebuilt on demand from the releases (?versioned=true)
-    record.needs_evaluation = True
     return record
+
+
+def mark_for_evaluation(session: Session, record_ids: Iterable[int]) -> None:
+    """Queue these records for the red-flag engine in the caller's transaction (``PendingEvaluation``). A record
+    already queued gets a new generation, so an evaluation that read it before this change leaves it queued."""
+    ids = sorted(set(record_ids))
+    table = PendingEvaluation.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(ids), 500):
+        statement = insert(table).values([{"record_id": i, "generation": 1} for i in ids[start : start + 500]])
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.record_id], set_={"generation": table.c.generation + 1}
+            )
+        )
 
 
 @dataclass
@@ -205,7 +223,6 @@ def build_history_rows(session: Session, process_ids: Sequence[int]) -> HistoryR
                 "buyer_identifier": last["buyer"]["id"],
                 "compiled": dumps(compile_snapshots(releases)).decode(),
                 "versioned": None,
-                "needs_evaluation": True,
                 "updated_at": utcnow(),
             }
         )
@@ -216,6 +233,10 @@ def insert_history_rows(session: Session, rows: HistoryRows) -> int:
     if rows.releases:
         session.execute(Release.__table__.insert(), rows.releases)
         session.execute(Record.__table__.insert(), rows.records)
+        ocids = [row["ocid"] for row in rows.records]
+        for start in range(0, len(ocids), 500):
+            ids = session.scalars(select(Record.id).where(Record.ocid.in_(ocids[start : start + 500])))
+            mark_for_evaluation(session, ids)
     return len(rows.releases)
 
 

@@ -13,8 +13,8 @@ evaluates each publisher (``Record.source``) on its own, since organisation ids 
   the last full run.
 * Outcomes are diffed against the current rows: a status change writes an event (raised, cleared, changed); the
   unique key (source, code, grain, subject, key) makes every run idempotent, so a killed run never duplicates.
-* The full run reads a record's release only when it must: publishing and importing mark a record dirty in the
-  same transaction, so a clean record evaluated under the current rules is skipped unread when its process is
+* The full run reads a record's release only when it must: publishing and importing queue a record (dirty, in
+  ``pending_evaluations``) in the same transaction, so a clean record evaluated under the current rules is skipped unread when its process is
   frozen, or when the digest of its other inputs (currency, the baselines it was compared with, the day for
   day-bound outcomes; ``inputs_digest``) did not move. Its flags are then confirmed as still holding.
 
@@ -53,7 +53,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     tuple_,
     union_all,
     update,
@@ -63,7 +62,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bos.db import background_checkpoints
-from bos.ocds.models import Record
+from bos.ocds.models import PendingEvaluation, Record
 from bos.red_flags.indicators import (
     FLAGGED,
     INSUFFICIENT,
@@ -1432,7 +1431,8 @@ class RecordInput:
     #: None for a settled record (frozen, clean, evaluated under the current rules): not read, not evaluated.
     compiled: str | None
     release_count: int
-    dirty: bool = True  # needs_evaluation when read
+    #: Its generation in the queue (``PendingEvaluation``) when read; None: it was not queued.
+    queued: int | None = 1
     sha: str = ""
 
     def __post_init__(self) -> None:
@@ -1446,17 +1446,14 @@ class RecordInput:
 
 
 def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
-    # Only records read dirty, and only if they did not change meanwhile (a release stored after we read it keeps
-    # the mark; one marked after we read it clean keeps it too).
-    # (Through Core: the statement also sets ``updated_at`` by its onupdate default.)
-    rows = [{"b_id": r.id, "b_count": r.release_count} for r in records if r.dirty]
+    """Take these records off the queue: only those read queued, and only in the generation they were read in (a
+    change stored after we read a record keeps it queued; one queued after we read it unqueued stays too)."""
+    rows = [{"b_id": r.id, "b_generation": r.queued} for r in records if r.queued is not None]
     if not rows:
         return
-    table = Record.__table__
+    table = PendingEvaluation.__table__
     session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.release_count == bindparam("b_count"))
-        .values(needs_evaluation=False),
+        delete(table).where(table.c.record_id == bindparam("b_id"), table.c.generation == bindparam("b_generation")),
         rows,
         execution_options={"synchronize_session": False},
     )
@@ -1676,7 +1673,7 @@ def apply_evaluated(
     rules: str,
 ) -> set[GroupKey]:
     """Write what the pure step found: swap measures and contributions, outcome diffs and events, confirmations,
-    per-process state, dirty marks cleared. Returns the touched organisation groups."""
+    per-process state, records taken off the queue. Returns the touched organisation groups."""
     analyses, evaluated, errors = result
     stats.errors += errors
     touched = swap_analyses(session, sp.source, analyses) if analyses else set()
@@ -1751,7 +1748,7 @@ def evaluate_records(
     analysed: set[tuple[str, str]] | None = None,
 ) -> set[GroupKey]:
     """Evaluate these records of one source in this process: swap measures and contributions of changed ones,
-    evaluate them against ``baselines``, write outcome diffs and per-process state, clear dirty marks. Returns
+    evaluate them against ``baselines``, write outcome diffs and per-process state, take them off the queue. Returns
     touched org groups. (The full run with workers runs the same three steps, the pure one in worker processes.)"""
     prepared = prepare_records(session, records, rules, analyse_changed, force, analysed, stats)
     result = evaluate_chunk(sp, prepared.items, baselines, rules)
@@ -1854,7 +1851,7 @@ def _confirm(session: Session, source: str, by_code: Mapping[str, Sequence[str]]
 
 
 def _record_inputs(rows: Iterable[Any]) -> list[RecordInput]:
-    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count, r.needs_evaluation) for r in rows]
+    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count, r.generation) for r in rows]
 
 
 _RECORD_COLUMNS = (
@@ -1863,7 +1860,12 @@ _RECORD_COLUMNS = (
     Record.source,
     Record.compiled,
     Record.release_count,
-    Record.needs_evaluation,
+    PendingEvaluation.generation,
+)
+
+#: Records with their place in the queue (``generation`` None: not queued).
+_QUEUED = Record.__table__.outerjoin(
+    PendingEvaluation.__table__, PendingEvaluation.__table__.c.record_id == Record.__table__.c.id
 )
 
 
@@ -1917,10 +1919,13 @@ def evaluate_dirty(
     overrides: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> RunStats:
-    """The incremental run: records marked ``needs_evaluation`` (oldest first), in the caller's unit of work."""
+    """The incremental run: queued records (``PendingEvaluation``, oldest first), in the caller's unit of work."""
     stats = RunStats()
     rules = rules_sha(overrides)
-    query = select(*_RECORD_COLUMNS).where(Record.needs_evaluation == true()).order_by(Record.id)  # ix_records_dirty
+    queue = PendingEvaluation.__table__
+    # The queue's primary key gives the oldest queued records at once, however many records there are.
+    queued = queue.join(Record.__table__, Record.__table__.c.id == queue.c.record_id)
+    query = select(*_RECORD_COLUMNS).select_from(queued).order_by(queue.c.record_id)
     if limit:
         query = query.limit(limit)
     records = _record_inputs(session.connection().execute(query))
@@ -1944,9 +1949,7 @@ def evaluate_dirty(
 
 
 def count_records(session: Session, dirty_only: bool = False) -> int:
-    query = select(func.count()).select_from(Record)
-    if dirty_only:
-        query = query.where(Record.needs_evaluation == true())
+    query = select(func.count()).select_from(PendingEvaluation if dirty_only else Record)
     return int(session.scalar(query) or 0)
 
 
@@ -2276,16 +2279,16 @@ def analyze_tables(session: Session, models: Sequence[Any] = BULK_TABLES, only_s
 def _chunks(session: Session, source: str, size: int, rules: str, changed_only: bool) -> Iterator[list[RecordInput]]:
     """Records of a source in id order, by keyset pages (a page per query, so a commit between pages is safe).
 
-    Publishing and importing mark a record dirty in the same transaction, so a record that is not dirty and was
+    Publishing and importing queue a record in the same transaction, so a record that is not queued and was
     evaluated under the current rules has not changed since. ``changed_only`` (the first pass) reads only the others;
     otherwise such a record comes without its compiled release (``compiled`` None): ``prepare_records`` skips it
     unread when its process is frozen or its other inputs did not move, and reads it only to evaluate it.
     """
     state = RedFlagProcess.__table__.c
-    evaluated_as_is = and_(state.rules_sha == rules, Record.needs_evaluation.is_(False))
+    evaluated_as_is = and_(state.rules_sha == rules, PendingEvaluation.record_id.is_(None))
     compiled = case((evaluated_as_is, null()), else_=Record.compiled)
     columns = [c if c is not Record.compiled else compiled.label("compiled") for c in _RECORD_COLUMNS]
-    joined = Record.__table__.outerjoin(RedFlagProcess.__table__, state.ocid == Record.ocid)
+    joined = _QUEUED.outerjoin(RedFlagProcess.__table__, state.ocid == Record.ocid)
     last = 0
     while True:
         query = select(*columns).select_from(joined).where(Record.source == source, Record.id > last)

@@ -18,7 +18,7 @@ from bos.ocds.importer import (
     PublisherNameError,
     import_source,
 )
-from bos.ocds.models import Record, Release
+from bos.ocds.models import PendingEvaluation, Record, Release
 from bos.ocds.publish import schema_source
 from bos.ocds.reader import ReaderOptions
 from tests.ocds.conftest import FICTIONAL_DIR, FICTIONAL_PACKAGE, SAMPLES_DIR
@@ -37,6 +37,12 @@ def _counts(session) -> tuple[int, int]:
 def _records(session) -> dict[str, tuple[str, str, int]]:
     rows = session.execute(select(Record.ocid, Record.source, Record.compiled, Record.release_count))
     return {ocid: (source, compiled, count) for ocid, source, compiled, count in rows}
+
+
+def _queued(session) -> dict[str, int]:
+    """The generation in the engine's queue of each queued record, by ocid."""
+    rows = session.execute(select(Record.ocid, PendingEvaluation.generation).join(PendingEvaluation))
+    return dict(rows.all())
 
 
 def _summary(report: ImportReport) -> tuple[int, int, int, int, int, int]:
@@ -163,7 +169,9 @@ def test_every_sample_file(db_session, folder, lenient):
 
     sources = {source for source, _, _ in _records(db_session).values()}
     assert sources <= {PUBLISHER}
-    assert db_session.scalar(select(func.count()).where(Record.needs_evaluation.is_(False))) == 0
+    # Every stored record is queued for the red-flag engine.
+    queued = select(func.count()).select_from(PendingEvaluation).join(Record)
+    assert db_session.scalar(queued) == db_session.scalar(select(func.count()).select_from(Record))
 
     # Re-importing the same data changes nothing.
     before = _records(db_session)
@@ -308,12 +316,33 @@ def test_compiled_only_record_is_stored_and_replaced_by_a_newer_one(db_session, 
     assert report.packages_skipped == 1
     assert "not applied" in report.problems[0].warnings[0]
 
+    assert _queued(db_session) == {stored.ocid: 1}  # the skipped package did not queue it again
+
     newer = copy.deepcopy(package)
     newer["records"][0]["compiledRelease"]["date"] = "2030-01-01T00:00:00Z"
     newer["records"][0]["compiledRelease"]["tender"]["title"] = "New"
     assert import_source(db_session, _write(tmp_path / "r.json", newer), PUBLISHER).records_stored == 1
     db_session.expire_all()
     assert orjson.loads(db_session.scalars(select(Record)).one().compiled)["tender"]["title"] == "New"
+    # No new release, so the release count stays 0: the queue's generation says it changed.
+    assert _queued(db_session) == {stored.ocid: 2}
+
+
+def test_releases_replacing_a_compiled_only_record_leave_one_queued_record(db_session, tmp_path):
+    """The compiled-only record is deleted (its place in the queue with it) and the record compiled from the
+    releases is queued."""
+    package = json.loads((FICTIONAL_DIR / "record" / "ocds-213czf-000-00001.json").read_bytes())
+    import_source(db_session, _write(tmp_path / "r.json", package), PUBLISHER)
+    assert _queued(db_session) == {"ocds-213czf-000-00001": 1}
+    report = import_source(db_session, FICTIONAL_DIR / "ocds-213czf-000-00001-01-planning.json", PUBLISHER)
+    assert report.releases_stored == 1
+    db_session.expire_all()
+    compiled = db_session.scalars(select(Record)).one()
+    assert compiled.release_count == 1
+    # A new place in the queue (SQLite may give the new record the deleted one's id: generation 1 shows the old
+    # entry went with its record rather than being carried over).
+    queue = db_session.execute(select(PendingEvaluation.record_id, PendingEvaluation.generation)).all()
+    assert [tuple(row) for row in queue] == [(compiled.id, 1)]
 
 
 def test_json_lines_gz_with_a_malformed_line(db_session, tmp_path):

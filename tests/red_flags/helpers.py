@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bos.ocds.models import PendingEvaluation, Record
 from bos.red_flags import engine
 from bos.red_flags import models as m
 from bos.red_flags.indicators import REGISTRY, Outcome, effective_params, evaluate_dataset
@@ -24,6 +28,18 @@ RUN_TABLES = [
     m.RedFlagOrgTotal,
     m.RedFlagCoverage,
 ]
+
+
+def queued_count(session: Session) -> int:
+    """How many records wait in the engine's queue."""
+    return int(session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0)
+
+
+def queue_state(session: Session) -> list[tuple]:
+    """(ocid, generation in the queue or None) of every record, by ocid."""
+    queued = Record.__table__.outerjoin(PendingEvaluation.__table__)
+    query = select(Record.ocid, PendingEvaluation.generation).select_from(queued).order_by(Record.ocid)
+    return [tuple(row) for row in session.execute(query)]
 
 
 def pure_process_statuses(releases: list[dict[str, Any]], outcomes: list[Outcome]) -> dict[str, dict[str, str]]:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from bos.ocds.models import Record
+from bos.ocds.models import PendingEvaluation, Record
+from bos.ocds.publish import mark_for_evaluation
 from bos.red_flags import engine
 from bos.red_flags.indicators import Outcome, evaluate_dataset
 from bos.red_flags.models import (
@@ -27,7 +28,7 @@ from bos.red_flags.models import (
 )
 from bos.red_flags.stats import Baseline
 from tests.red_flags.conftest import NOW, store_record
-from tests.red_flags.helpers import RUN_TABLES, bid, process, pure_process_statuses
+from tests.red_flags.helpers import RUN_TABLES, bid, process, pure_process_statuses, queued_count
 
 
 def _statuses(session: Session, source: str = "bos") -> dict[tuple, str]:
@@ -86,7 +87,7 @@ def test_full_run_stores_flags_and_insufficient_data_and_counts_every_other_outc
     assert {(c, o) for c, _g, o, _k in (k for k, s in statuses.items() if s == "flagged" and k[1] == "process")} == {
         (c, o) for c, o, _k in every_flag
     }
-    assert db_session.scalar(select(func.count()).select_from(Record).where(Record.needs_evaluation)) == 0
+    assert queued_count(db_session) == 0
     raised = db_session.scalar(select(func.count()).select_from(RedFlagEvent).where(RedFlagEvent.kind == "raised"))
     assert raised == db_session.scalar(select(func.count()).where(RedFlag.status == FlagStatus.FLAGGED))
     # Each raised event points at its own flag (the ids of new rows are read back by key, process and organisation
@@ -269,7 +270,7 @@ def test_incremental_run_raises_and_clears_with_events(db_session, seeded):
     assert flag.first_raised_at == NOW + dt.timedelta(minutes=1)
     events = db_session.scalars(select(RedFlagEvent).where(RedFlagEvent.id > last_event)).all()
     assert any(e.kind.value == "raised" and e.code == "R028" and e.ocid == record.ocid for e in events)
-    assert not db_session.scalar(select(Record.needs_evaluation).where(Record.id == record.id))
+    assert not db_session.get(PendingEvaluation, record.id)
 
     store_record(db_session, original)
     engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=2))
@@ -591,15 +592,14 @@ def test_full_run_reads_settled_processes_only_when_marked_dirty(db_session, see
         raise AssertionError("no completed process with two valid bids")
     valid[1]["value"] = dict(valid[0]["value"])  # identical bid prices: R028
     store_record(db_session, release)
-    record.needs_evaluation = False  # as if written behind the engine's back, without the dirty mark
-    db_session.flush()
+    # As if written behind the engine's back, without a place in the queue.
+    db_session.execute(delete(PendingEvaluation).where(PendingEvaluation.record_id == record.id))
 
     stats = engine.evaluate_all(db_session, NOW + dt.timedelta(hours=1), commit=False)
     assert stats.skipped_frozen == len(frozen)
     assert _statuses(db_session)[("R028", "process", record.ocid, "")] != "flagged"
 
-    record.needs_evaluation = True  # what publishing and importing do in the same transaction
-    db_session.flush()
+    mark_for_evaluation(db_session, [record.id])  # what publishing and importing do in the same transaction
     stats = engine.evaluate_all(db_session, NOW + dt.timedelta(hours=2), commit=False)
     assert stats.skipped_frozen == len(frozen) - 1
     assert _statuses(db_session)[("R028", "process", record.ocid, "")] == "flagged"
@@ -637,8 +637,8 @@ def test_nightly_run_skips_processes_whose_inputs_did_not_move(db_session, seede
     assert 0 < nightly.processes < live
     assert nightly.processes + nightly.skipped_unchanged == live
 
-    # Everything marked dirty: every live process is evaluated again, and nothing it skipped was stale.
-    db_session.execute(update(Record).values(needs_evaluation=True))
+    # Everything queued: every live process is evaluated again, and nothing it skipped was stale.
+    mark_for_evaluation(db_session, db_session.scalars(select(Record.id)))
     forced = engine.evaluate_all(db_session, NOW + dt.timedelta(days=1, hours=1), commit=False)
     assert forced.skipped_unchanged == 0
     assert forced.processes == live
@@ -663,3 +663,30 @@ def test_a_broken_record_in_a_chunk_is_reported_in_order_and_the_others_are_eval
     for item, done in zip([items[0], items[2]], evaluated, strict=True):
         _analyses, alone, alone_errors = engine.evaluate_chunk(sp, [item], {})
         assert alone_errors == [] and alone == [done]
+
+
+def test_a_change_stored_while_a_record_is_evaluated_keeps_it_queued(db_session, seeded, monkeypatch):
+    """The engine takes a record off the queue only in the generation it read it in. Here the change comes as a
+    publisher's compiled-only record does, without a new release (the release count stays as it was)."""
+    engine.evaluate_all(db_session, NOW, commit=False)
+    record = _record(db_session)
+    release = orjson.loads(record.compiled)
+    mark_for_evaluation(db_session, [record.id])
+    evaluate_chunk = engine.evaluate_chunk
+
+    def change_meanwhile(*args, **kwargs):
+        changed = copy.deepcopy(release)
+        changed["tender"]["title"] = "Changed while the engine evaluated the record"
+        db_session.execute(
+            update(Record).where(Record.id == record.id).values(compiled=orjson.dumps(changed).decode())
+        )
+        mark_for_evaluation(db_session, [record.id])
+        return evaluate_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate_chunk", change_meanwhile)
+    assert engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1)).processes == 1
+    assert db_session.get(PendingEvaluation, record.id, populate_existing=True).generation == 2
+
+    monkeypatch.setattr(engine, "evaluate_chunk", evaluate_chunk)
+    assert engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=2)).processes == 1
+    assert queued_count(db_session) == 0

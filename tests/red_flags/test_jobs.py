@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from bos.db import utcnow
 from bos.ocds.models import Record
+from bos.ocds.publish import mark_for_evaluation
 from bos.red_flags import engine
 from bos.red_flags.models import RedFlag
 from bos.scheduler import claim_lease, registered_jobs, run_job
+from tests.red_flags.helpers import queued_count
 
 
 def test_both_jobs_are_registered_with_their_triggers():
@@ -32,14 +34,14 @@ def test_scheduler_runs_both_jobs_and_records_them(app, db_session, seeded):
     assert set(stats["phase_seconds"]) == set(engine.PHASES)
     assert all(seconds >= 0 for seconds in stats["phase_seconds"].values())
     record = db_session.scalars(select(Record).order_by(Record.id)).first()
-    record.needs_evaluation = True
+    mark_for_evaluation(db_session, [record.id])
     db_session.commit()
     dirty = run_job(app, registered_jobs()["evaluate_dirty_records"])
     assert dirty is not None and dirty.status == "succeeded", dirty.error
     assert (
         orjson.loads(dirty.stats)["processes_evaluated"] + orjson.loads(dirty.stats)["processes_frozen_skipped"] == 1
     )
-    assert db_session.scalar(select(func.count()).select_from(Record).where(Record.needs_evaluation)) == 0
+    assert queued_count(db_session) == 0
 
 
 def test_one_engine_runner_at_a_time(app, db_session, seeded):

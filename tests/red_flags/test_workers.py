@@ -13,11 +13,12 @@ from bos import migrate
 from bos.db import make_engine
 from bos.demo.seed import seed_database
 from bos.ocds.models import Record
+from bos.ocds.publish import mark_for_evaluation
 from bos.red_flags import engine as red_flags
 from bos.red_flags import models as m
 from tests.conftest import TODAY
 from tests.red_flags.conftest import NOW
-from tests.red_flags.helpers import RUN_TABLES
+from tests.red_flags.helpers import RUN_TABLES, queue_state
 
 TABLES = [*RUN_TABLES, m.RedFlagBaseline]
 
@@ -27,22 +28,21 @@ def _contents(session: Session) -> dict[str, list[tuple]]:
     for model in TABLES:
         table = model.__table__
         found[table.name] = [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-    found["records"] = [tuple(r) for r in session.execute(select(Record.ocid, Record.needs_evaluation))]
+    found["records"] = queue_state(session)
     return found
 
 
 def _change_one_bid(session: Session) -> None:
-    """A bid price moves (measures, contributions and organisations change), marked dirty as publishing does."""
+    """A bid price moves (measures, contributions and organisations change), queued as publishing does."""
     for record in session.scalars(select(Record).order_by(Record.id)):
         release = orjson.loads(record.compiled)
         details = (release.get("bids") or {}).get("details") or []
         if len(details) >= 2 and details[0].get("value") and details[1].get("value"):
             details[1]["value"] = dict(details[0]["value"])
             session.execute(
-                update(Record)
-                .where(Record.id == record.id)
-                .values(compiled=orjson.dumps(release).decode(), needs_evaluation=True)
+                update(Record).where(Record.id == record.id).values(compiled=orjson.dumps(release).decode())
             )
+            mark_for_evaluation(session, [record.id])
             return
     raise AssertionError("no process with two priced bids")
 

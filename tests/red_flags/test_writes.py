@@ -14,7 +14,7 @@ from bos.ocds.models import Record
 from bos.red_flags import engine, writes
 from bos.red_flags import models as m
 from tests.red_flags.conftest import NOW, store_record
-from tests.red_flags.helpers import RUN_TABLES
+from tests.red_flags.helpers import RUN_TABLES, queue_state
 
 TABLES = RUN_TABLES
 
@@ -40,7 +40,7 @@ def _contents(session: Session) -> dict[str, list[tuple]]:
                 values["flag_id"] = keys[values["flag_id"]]
             rows.append(tuple(sorted(values.items())))
         found[model.__table__.name] = sorted(rows, key=repr)
-    found["records"] = sorted(session.execute(select(Record.ocid, Record.needs_evaluation)).all(), key=repr)
+    found["records"] = queue_state(session)
     return found
 
 
