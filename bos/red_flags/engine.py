@@ -93,7 +93,7 @@ from bos.red_flags.models import (
     RedFlagProcess,
 )
 from bos.red_flags.stats import Baseline
-from bos.red_flags.writes import insert_rows, insert_values, update_rows
+from bos.red_flags.writes import insert_rows, insert_values, reserve_ids, update_rows
 
 log = logging.getLogger(__name__)
 
@@ -637,13 +637,20 @@ def write_outcomes(
         elif was_flagged:
             session.execute(update(RedFlag).where(RedFlag.id == old.id).values(cleared_at=now))
     if inserts:
-        # A plain executemany, then the ids of the flagged rows only (their events need them): SQLite runs an
-        # INSERT ... RETURNING ordered by parameters one row at a time, 2-3x slower than the batch.
+        # Ids reserved first, so the events of the flags raised know them: COPY returns none, SQLite runs an
+        # INSERT ... RETURNING one row at a time (2-3x slower than the batch), and reading the new rows back by key
+        # was ~5% of the parent's time in a first run of 100,000 processes.
+        for row, row_id in zip(
+            inserts, reserve_ids(session.connection(), RedFlag.__table__, len(inserts)), strict=True
+        ):
+            row["id"] = row_id
         insert_rows(session.connection(), RedFlag.__table__, inserts)
         stats.inserted += len(inserts)
-        raised = [row for row in inserts if row["status"] is FlagStatus.FLAGGED]
-        ids = _ids_by_key(session, [_key(row) for row in raised])
-        events += [_event(ids[_key(row)], FlagEventKind.RAISED, row, None, now) for row in raised]
+        events += [
+            _event(row["id"], FlagEventKind.RAISED, row, None, now)
+            for row in inserts
+            if row["status"] is FlagStatus.FLAGGED
+        ]
     if updates:
         update_rows(session.connection(), RedFlag.__table__, updates)
         stats.updated += len(updates)
@@ -743,26 +750,6 @@ def _by_ocids(session: Session, columns: Sequence[Any], ocids: Sequence[str]) ->
         yield from session.connection().execute(select(*columns).where(RedFlag.ocid.in_(ordered[start : start + 500])))
 
 
-def _by_subjects(
-    session: Session, columns: Sequence[Any], source: str, code: str, subjects: Iterable[tuple[str, str]]
-) -> Iterator[Any]:
-    """Rows of one code for (grain, subject) pairs: an equality on source, code and grain and IN on subjects uses the
-    unique index's prefix (SQLite scans the whole index for a row-value IN)."""
-    by_grain: dict[str, set[str]] = defaultdict(set)
-    for grain, subject in subjects:
-        by_grain[grain].add(subject)
-    for grain, names in sorted(by_grain.items()):
-        ordered = sorted(names)
-        for start in range(0, len(ordered), 500):
-            query = select(*columns).where(
-                RedFlag.source == source,
-                RedFlag.code == code,
-                RedFlag.grain == grain,
-                RedFlag.subject.in_(ordered[start : start + 500]),
-            )
-            yield from session.connection().execute(query)
-
-
 def current_by_groups(session: Session, source: str, by_code: Mapping[str, Iterable[GroupKey]]) -> dict:
     """Current rows of the touched organisation groups of several codes: all keys of a touched (grain, subject), or
     only the touched keys for KEYED_GROUPS codes (a buyer has a row per supplier and year, a run touches a few).
@@ -795,30 +782,6 @@ def current_by_groups(session: Session, source: str, by_code: Mapping[str, Itera
                 group = (row.code, row.grain, row.subject, row.key)
                 if (group if wanted is by_key else group[:3]) in wanted:
                     found[(row.source, *group)] = row
-    return found
-
-
-def _ids_by_key(session: Session, keys: Sequence[FlagKey]) -> dict[FlagKey, int]:
-    """The ids of these rows, flagged ones just inserted (their events need them)."""
-    wanted = set(keys)
-    found: dict[FlagKey, int] = {}
-    columns = (RedFlag.id, RedFlag.source, RedFlag.code, RedFlag.grain, RedFlag.subject, RedFlag.key)
-
-    def collect(rows: Iterable[Any]) -> None:
-        for row_id, *values in rows:  # by position: Row attributes cost more than the read
-            key = tuple(values)
-            if key in wanted:
-                found[key] = row_id  # type: ignore[index]
-
-    # A process-grain row's subject is its ocid: every code at once by ocid (a query per code and grain, as below,
-    # cost 8.7 s of a first run of 100,000 processes: ~2,000 queries). No status condition: SQLite would then pick
-    # the (status, id) index and scan every flag of the table for each chunk.
-    collect(_by_ocids(session, columns, [key[3] for key in wanted if key[2] == "process"]))
-    groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    for key in wanted - found.keys():
-        groups[(key[0], key[1])].add((key[2], key[3]))
-    for (source, code), subjects in groups.items():
-        collect(_by_subjects(session, columns, source, code, subjects))
     return found
 
 

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from psycopg.adapt import PyFormat
-from sqlalchemy import Float, Table, bindparam, insert, update
+from sqlalchemy import Float, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 #: Write through Core statements instead (tests: both paths must store the same rows).
@@ -121,6 +121,23 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     columns = list(rows[0])
     copy = _copies(connection, len(rows))
     _insert(connection, table, columns, _values(rows, columns, _converters(connection, table, columns, copy)), copy)
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """Ids for ``count`` rows of ``table`` about to be inserted in this transaction, so that the caller knows them
+    without reading the rows back (``COPY`` returns none).
+
+    PostgreSQL: the next values of the id column's sequence, so concurrent inserts never collide. SQLite: the ids
+    after the largest one, as SQLite itself would give them; a transaction that writes has the database to itself
+    until it commits, and the engine's lease keeps other runs from inserting rows of these tables meanwhile."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name})
+        reserved = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)")
+        return list(connection.scalars(reserved, {"sequence": sequence, "count": count}))
+    start = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + count))
 
 
 def insert_values(connection: Connection, table: Table, columns: Sequence[str], values: list[tuple]) -> None:

@@ -137,3 +137,44 @@ def test_insert_values_refuses_columns_whose_values_need_converting(db_session):
     with pytest.raises(ValueError, match=r"red_flag_events\.kind converts"):
         writes.insert_values(db_session.connection(), m.RedFlagEvent.__table__, ("flag_id", "kind"), values)
     assert db_session.scalars(select(m.RedFlagEvent)).all() == []
+
+
+def test_reserved_ids_are_new_and_a_later_insert_gets_a_later_one(db_session):
+    """reserve_ids gives ids no row has, in order; rows inserted with them, then one without an id, never collide
+    (PostgreSQL: the sequence moved on; SQLite: the next id after the largest)."""
+    table = m.RedFlag.__table__
+    connection = db_session.connection()
+
+    def flag(subject: str) -> dict:
+        return {
+            "source": "bos",
+            "code": "R018",
+            "grain": "process",
+            "subject": subject,
+            "key": "",
+            "ocid": subject,
+            "buyer": None,
+            "parties": " ",
+            "status": m.FlagStatus.FLAGGED,
+            "value": None,
+            "score": 1.0,
+            "evidence": "{}",
+            "explanation": "",
+            "rule_version": 1,
+            "first_raised_at": NOW,
+            "last_confirmed_at": NOW,
+            "cleared_at": None,
+            "dismissed_at": None,
+            "evaluated_at": NOW,
+        }
+
+    writes.insert_rows(connection, table, [flag("ocds-0")])
+    before = set(db_session.scalars(select(m.RedFlag.id)))
+    ids = writes.reserve_ids(connection, table, 3)
+    assert ids == sorted(ids) and len(set(ids)) == 3 and not before & set(ids)
+    writes.insert_rows(connection, table, [{**flag(f"ocds-{i}"), "id": i} for i in ids])
+    writes.insert_rows(connection, table, [flag("ocds-last")])
+    stored = dict(db_session.execute(select(m.RedFlag.subject, m.RedFlag.id)).all())
+    assert [stored[f"ocds-{i}"] for i in ids] == ids
+    assert stored["ocds-last"] > max(ids)
+    assert writes.reserve_ids(connection, table, 0) == []
