@@ -1676,7 +1676,9 @@ def apply_evaluated(
                 **{name: item.state[name] for name in INPUT_COLUMNS},
             }
         )
-    current = current_by_ocid(session, changed_ocids)
+    # A process has rows only if it was evaluated before (rows and state are written together, here), and only for
+    # the indicators its row_codes names (None: unknown): in a first run, none has any, and the query is skipped.
+    current = current_by_ocid(session, [ocid for ocid in changed_ocids if _may_have_rows(prepared.states.get(ocid))])
     # Not flagged or not applicable, with no row yet: counted in statuses, not stored (see RedFlag).
     rows = [row for row in rows if row["status"] in STORED_STATUSES or _key(row) in current]
     new_keys = {_key(r) for r in rows}
@@ -1696,6 +1698,10 @@ def apply_evaluated(
     _mark_clean(session, [*prepared.clean, *(prepared.records[e.ocid] for e in evaluated)])
     stats.processes += len(evaluated)
     return touched
+
+
+def _may_have_rows(state: Any) -> bool:
+    return state is not None and state.row_codes != ""
 
 
 def evaluate_records(
