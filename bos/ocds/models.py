@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bos.db import Base, utcnow
@@ -69,13 +69,19 @@ class PendingEvaluation(Base):
     the engine takes it off once it has stored the record's outcomes. A narrow table of its own rather than a flag on
     the record: clearing a flag rewrote the whole record row, its compiled release inline, with an entry in each of
     its indexes, for every process a run evaluated (a first run of 100,000 processes on PostgreSQL: 265 MB of its
-    1.3 GB of WAL and ~3.4 s of the server's time). The queue's primary key also answers "the oldest pending
-    records" at once, however large the records table.
+    1.3 GB of WAL and ~3.4 s of the server's time). The queue's primary key also gives the queued records with the
+    lowest ids at once, however large the records table.
+
+    A record deleted (the importer replaces a compiled-only record) leaves the queue with it (ON DELETE CASCADE).
+    So does a SQLite migration that rebuilds the records table with foreign keys on: read the queue first and put
+    it back (see migration 0016).
     """
 
     __tablename__ = "pending_evaluations"
 
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
-    #: Raised by every change: the engine removes the entry only if it still has the generation it read with the
-    #: record, so a change stored while the record was being evaluated keeps it queued.
-    generation: Mapped[int] = mapped_column(default=1)
+    #: A random mark of the change that queued the record, new at every change: the engine removes the entry only if
+    #: it still has the token read with the record, so a change stored while the record was being evaluated keeps it
+    #: queued. Random rather than counted: a count would start again at 1 for a record whose id SQLite gives again
+    #: after a deletion, and could match a token read before.
+    token: Mapped[int] = mapped_column(BigInteger)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,18 +175,25 @@ def update_record(session: Session, release: Mapping[str, Any], source: str) -> 
 
 
 def mark_for_evaluation(session: Session, record_ids: Iterable[int]) -> None:
-    """Queue these records for the red-flag engine in the caller's transaction (``PendingEvaluation``). A record
-    already queued gets a new generation, so an evaluation that read it before this change leaves it queued."""
+    """Queue these records for the red-flag engine in the caller's transaction (``PendingEvaluation``), each with a
+    new token: a record already queued gets one too, so an evaluation that read it before this change leaves it
+    queued. In id order, as every writer of the queue takes its rows, so two never wait for each other in a cycle."""
     ids = sorted(set(record_ids))
     table = PendingEvaluation.__table__
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for start in range(0, len(ids), 500):
-        statement = insert(table).values([{"record_id": i, "generation": 1} for i in ids[start : start + 500]])
+    for start in range(0, len(ids), 400):  # two parameters a row, under SQLite's oldest limit of 999
+        rows = [{"record_id": i, "token": new_queue_token()} for i in ids[start : start + 400]]
+        statement = insert(table).values(rows)
         session.execute(
             statement.on_conflict_do_update(
-                index_elements=[table.c.record_id], set_={"generation": table.c.generation + 1}
+                index_elements=[table.c.record_id], set_={"token": statement.excluded.token}
             )
         )
+
+
+def new_queue_token() -> int:
+    """A token for ``PendingEvaluation``: random, 62 bits (a signed 64-bit column on both databases)."""
+    return secrets.randbits(62)
 
 
 @dataclass

@@ -14,9 +14,10 @@ evaluates each publisher (``Record.source``) on its own, since organisation ids 
 * Outcomes are diffed against the current rows: a status change writes an event (raised, cleared, changed); the
   unique key (source, code, grain, subject, key) makes every run idempotent, so a killed run never duplicates.
 * The full run reads a record's release only when it must: publishing and importing queue a record (dirty, in
-  ``pending_evaluations``) in the same transaction, so a clean record evaluated under the current rules is skipped unread when its process is
-  frozen, or when the digest of its other inputs (currency, the baselines it was compared with, the day for
-  day-bound outcomes; ``inputs_digest``) did not move. Its flags are then confirmed as still holding.
+  ``pending_evaluations``) in the same transaction, so a clean record evaluated under the current rules is skipped
+  unread when its process is frozen, or when the digest of its other inputs (currency, the baselines it was
+  compared with, the day for day-bound outcomes; ``inputs_digest``) did not move. Its flags are then confirmed as
+  still holding.
 
 Services call nothing here; jobs and the CLI do, inside the lease ``red-flags-engine`` (one runner at a time).
 """
@@ -1394,8 +1395,8 @@ class RecordInput:
     #: None for a settled record (frozen, clean, evaluated under the current rules): not read, not evaluated.
     compiled: str | None
     release_count: int
-    #: Its generation in the queue (``PendingEvaluation``) when read; None: it was not queued.
-    queued: int | None = 1
+    #: Its token in the queue (``PendingEvaluation``) when read; None: it was not queued.
+    queued: int | None = None
     sha: str = ""
 
     def __post_init__(self) -> None:
@@ -1409,14 +1410,15 @@ class RecordInput:
 
 
 def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
-    """Take these records off the queue: only those read queued, and only in the generation they were read in (a
-    change stored after we read a record keeps it queued; one queued after we read it unqueued stays too)."""
-    rows = [{"b_id": r.id, "b_generation": r.queued} for r in records if r.queued is not None]
+    """Take these records off the queue: only those read queued, and only with the token they were read with (a
+    change stored after we read a record gave it a new token and keeps it queued; one queued after we read it
+    unqueued stays too). In id order, as publishing and importing queue them (no lock-order cycle)."""
+    rows = [{"b_id": r.id, "b_token": r.queued} for r in sorted(records, key=lambda r: r.id) if r.queued is not None]
     if not rows:
         return
     table = PendingEvaluation.__table__
     session.execute(
-        delete(table).where(table.c.record_id == bindparam("b_id"), table.c.generation == bindparam("b_generation")),
+        delete(table).where(table.c.record_id == bindparam("b_id"), table.c.token == bindparam("b_token")),
         rows,
         execution_options={"synchronize_session": False},
     )
@@ -1820,7 +1822,7 @@ def _confirm(session: Session, source: str, by_code: Mapping[str, Sequence[str]]
 
 
 def _record_inputs(rows: Iterable[Any]) -> list[RecordInput]:
-    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count, r.generation) for r in rows]
+    return [RecordInput(r.id, r.ocid, r.source, r.compiled, r.release_count, r.token) for r in rows]
 
 
 _RECORD_COLUMNS = (
@@ -1829,10 +1831,10 @@ _RECORD_COLUMNS = (
     Record.source,
     Record.compiled,
     Record.release_count,
-    PendingEvaluation.generation,
+    PendingEvaluation.token,
 )
 
-#: Records with their place in the queue (``generation`` None: not queued).
+#: Records with their place in the queue (``token`` None: not queued).
 _QUEUED = Record.__table__.outerjoin(
     PendingEvaluation.__table__, PendingEvaluation.__table__.c.record_id == Record.__table__.c.id
 )
@@ -1888,11 +1890,12 @@ def evaluate_dirty(
     overrides: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> RunStats:
-    """The incremental run: queued records (``PendingEvaluation``, oldest first), in the caller's unit of work."""
+    """The incremental run: queued records (``PendingEvaluation``, lowest record id first), in the caller's unit of
+    work."""
     stats = RunStats()
     rules = rules_sha(overrides)
     queue = PendingEvaluation.__table__
-    # The queue's primary key gives the oldest queued records at once, however many records there are.
+    # The queue's primary key gives the queued records with the lowest ids at once, however many records there are.
     queued = queue.join(Record.__table__, Record.__table__.c.id == queue.c.record_id)
     query = select(*_RECORD_COLUMNS).select_from(queued).order_by(queue.c.record_id)
     if limit:

@@ -112,7 +112,8 @@ def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], converter
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``INSERT`` these rows (dicts with the same keys); the ids are left to the database."""
+    """``INSERT`` these rows (dicts with the same keys); ids are left to the database unless the rows have them
+    (``reserve_ids``)."""
     if not rows:
         return
     if PLAIN:

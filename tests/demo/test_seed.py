@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from bos.contracts.models import Contract, ContractAmendment, Transaction
 from bos.demo.seed import seed_database
 from bos.enums import BidStatus, OrganisationKind, ProcessStage, ProcurementMethod
+from bos.ocds.models import PendingEvaluation, Record
 from bos.parties.models import Organisation
 from bos.tenders.models import Award, Bid, Process, Tender
 from tests.conftest import TODAY
@@ -27,6 +28,10 @@ def test_every_stage_is_present(db_session, seeded):
     stages = dict(db_session.execute(select(Process.stage, func.count()).group_by(Process.stage)).all())
     assert set(stages) == set(ProcessStage)
     assert sum(stages.values()) == 120
+    # Every published process has a record, queued for the red-flag engine as publishing does.
+    records = db_session.scalar(select(func.count()).select_from(Record))
+    assert records > 0
+    assert db_session.scalar(select(func.count()).select_from(PendingEvaluation).join(Record)) == records
 
 
 def test_kabupaten_parties(db_session, seeded):

@@ -40,8 +40,8 @@ def _records(session) -> dict[str, tuple[str, str, int]]:
 
 
 def _queued(session) -> dict[str, int]:
-    """The generation in the engine's queue of each queued record, by ocid."""
-    rows = session.execute(select(Record.ocid, PendingEvaluation.generation).join(PendingEvaluation))
+    """The token in the engine's queue of each queued record, by ocid."""
+    rows = session.execute(select(Record.ocid, PendingEvaluation.token).join(PendingEvaluation))
     return dict(rows.all())
 
 
@@ -308,6 +308,8 @@ def test_compiled_only_record_is_stored_and_replaced_by_a_newer_one(db_session, 
     assert (stored.release_count, stored.source) == (0, PUBLISHER)
     assert orjson.loads(stored.compiled) == record["compiledRelease"]
     assert _counts(db_session) == (0, 1)
+    first = _queued(db_session)
+    assert set(first) == {stored.ocid}
 
     older = copy.deepcopy(package)
     older["records"][0]["compiledRelease"]["date"] = "2000-01-01T00:00:00Z"
@@ -316,7 +318,7 @@ def test_compiled_only_record_is_stored_and_replaced_by_a_newer_one(db_session, 
     assert report.packages_skipped == 1
     assert "not applied" in report.problems[0].warnings[0]
 
-    assert _queued(db_session) == {stored.ocid: 1}  # the skipped package did not queue it again
+    assert _queued(db_session) == first  # the skipped package did not queue it again
 
     newer = copy.deepcopy(package)
     newer["records"][0]["compiledRelease"]["date"] = "2030-01-01T00:00:00Z"
@@ -324,8 +326,9 @@ def test_compiled_only_record_is_stored_and_replaced_by_a_newer_one(db_session, 
     assert import_source(db_session, _write(tmp_path / "r.json", newer), PUBLISHER).records_stored == 1
     db_session.expire_all()
     assert orjson.loads(db_session.scalars(select(Record)).one().compiled)["tender"]["title"] == "New"
-    # No new release, so the release count stays 0: the queue's generation says it changed.
-    assert _queued(db_session) == {stored.ocid: 2}
+    # No new release, so the release count stays 0: a new token in the queue says it changed.
+    again = _queued(db_session)
+    assert set(again) == {stored.ocid} and again != first
 
 
 def test_releases_replacing_a_compiled_only_record_leave_one_queued_record(db_session, tmp_path):
@@ -333,16 +336,17 @@ def test_releases_replacing_a_compiled_only_record_leave_one_queued_record(db_se
     releases is queued."""
     package = json.loads((FICTIONAL_DIR / "record" / "ocds-213czf-000-00001.json").read_bytes())
     import_source(db_session, _write(tmp_path / "r.json", package), PUBLISHER)
-    assert _queued(db_session) == {"ocds-213czf-000-00001": 1}
+    snapshot = _queued(db_session)
+    assert set(snapshot) == {"ocds-213czf-000-00001"}
     report = import_source(db_session, FICTIONAL_DIR / "ocds-213czf-000-00001-01-planning.json", PUBLISHER)
     assert report.releases_stored == 1
     db_session.expire_all()
     compiled = db_session.scalars(select(Record)).one()
     assert compiled.release_count == 1
-    # A new place in the queue (SQLite may give the new record the deleted one's id: generation 1 shows the old
-    # entry went with its record rather than being carried over).
-    queue = db_session.execute(select(PendingEvaluation.record_id, PendingEvaluation.generation)).all()
-    assert [tuple(row) for row in queue] == [(compiled.id, 1)]
+    # One entry, the new record's, with a new token (SQLite may give the new record the deleted one's id).
+    queue = db_session.execute(select(PendingEvaluation.record_id, PendingEvaluation.token)).all()
+    assert [row.record_id for row in queue] == [compiled.id]
+    assert queue[0].token != snapshot["ocds-213czf-000-00001"]
 
 
 def test_json_lines_gz_with_a_malformed_line(db_session, tmp_path):

@@ -35,11 +35,17 @@ def test_dirty_records_stay_queued_through_the_migration_and_back(tmp_path: Path
                 assert "needs_evaluation" not in {c["name"] for c in inspect(connection).get_columns("records")}
                 queued = connection.execute(
                     text(
-                        "SELECT r.ocid, q.generation FROM pending_evaluations q JOIN records r ON r.id = q.record_id "
+                        "SELECT r.ocid, q.token FROM pending_evaluations q JOIN records r ON r.id = q.record_id "
                         "ORDER BY r.ocid"
                     )
-                )
-                assert [tuple(row) for row in queued] == [("ocds-1", 1), ("ocds-3", 1)]
+                ).all()
+                assert [row.ocid for row in queued] == ["ocds-1", "ocds-3"]
+                assert len({row.token for row in queued}) == 2
+                # The rebuilt records table keeps its other indexes.
+                indexes = {index["name"] for index in inspect(connection).get_indexes("records")}
+                assert {"ix_records_feed", "ix_records_buyer_identifier"} <= indexes
+                unique = {c["name"] for c in inspect(connection).get_unique_constraints("records")}
+                assert "uq_records_ocid" in unique or "uq_records_ocid" in indexes
                 # Back again (this branch only): the flags come back as they were.
                 command.downgrade(migrate.alembic_config(connection=connection), "0016@-1")
                 flags = connection.execute(text("SELECT ocid, needs_evaluation FROM records ORDER BY ocid"))

@@ -35,11 +35,11 @@ def queued_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(PendingEvaluation)) or 0)
 
 
-def queue_state(session: Session) -> list[tuple]:
-    """(ocid, generation in the queue or None) of every record, by ocid."""
+def queue_state(session: Session) -> list[tuple[str, bool]]:
+    """(ocid, whether it is queued) of every record, by ocid (tokens are random: two runs never share them)."""
     queued = Record.__table__.outerjoin(PendingEvaluation.__table__)
-    query = select(Record.ocid, PendingEvaluation.generation).select_from(queued).order_by(Record.ocid)
-    return [tuple(row) for row in session.execute(query)]
+    query = select(Record.ocid, PendingEvaluation.token.is_not(None)).select_from(queued).order_by(Record.ocid)
+    return [(ocid, bool(is_queued)) for ocid, is_queued in session.execute(query)]
 
 
 def pure_process_statuses(releases: list[dict[str, Any]], outcomes: list[Outcome]) -> dict[str, dict[str, str]]:

@@ -90,8 +90,7 @@ def test_full_run_stores_flags_and_insufficient_data_and_counts_every_other_outc
     assert queued_count(db_session) == 0
     raised = db_session.scalar(select(func.count()).select_from(RedFlagEvent).where(RedFlagEvent.kind == "raised"))
     assert raised == db_session.scalar(select(func.count()).where(RedFlag.status == FlagStatus.FLAGGED))
-    # Each raised event points at its own flag (the ids of new rows are read back by key, process and organisation
-    # grains alike).
+    # Each raised event points at its own flag (new rows get reserved ids, process and organisation grains alike).
     pointed = db_session.execute(
         select(RedFlagEvent.code, RedFlagEvent.grain, RedFlagEvent.subject, RedFlagEvent.key, RedFlag.code,
                RedFlag.grain, RedFlag.subject, RedFlag.key).join(RedFlag, RedFlag.id == RedFlagEvent.flag_id)
@@ -666,12 +665,13 @@ def test_a_broken_record_in_a_chunk_is_reported_in_order_and_the_others_are_eval
 
 
 def test_a_change_stored_while_a_record_is_evaluated_keeps_it_queued(db_session, seeded, monkeypatch):
-    """The engine takes a record off the queue only in the generation it read it in. Here the change comes as a
+    """The engine takes a record off the queue only with the token it read it with. Here the change comes as a
     publisher's compiled-only record does, without a new release (the release count stays as it was)."""
     engine.evaluate_all(db_session, NOW, commit=False)
     record = _record(db_session)
     release = orjson.loads(record.compiled)
     mark_for_evaluation(db_session, [record.id])
+    read_with = db_session.get(PendingEvaluation, record.id).token
     evaluate_chunk = engine.evaluate_chunk
 
     def change_meanwhile(*args, **kwargs):
@@ -685,7 +685,7 @@ def test_a_change_stored_while_a_record_is_evaluated_keeps_it_queued(db_session,
 
     monkeypatch.setattr(engine, "evaluate_chunk", change_meanwhile)
     assert engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=1)).processes == 1
-    assert db_session.get(PendingEvaluation, record.id, populate_existing=True).generation == 2
+    assert db_session.get(PendingEvaluation, record.id, populate_existing=True).token != read_with
 
     monkeypatch.setattr(engine, "evaluate_chunk", evaluate_chunk)
     assert engine.evaluate_dirty(db_session, NOW + dt.timedelta(minutes=2)).processes == 1

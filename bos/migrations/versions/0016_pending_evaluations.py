@@ -2,15 +2,16 @@
 
 Clearing the flag rewrote the whole record row (its compiled release inline) and an entry in each of its indexes
 for every process a run evaluated: in a first run of 100,000 processes on PostgreSQL, 265 MB of the 1.3 GB of WAL
-and ~3.4 s of the server's time. A queued record is now a narrow row of its own, removed once evaluated. The
-generation replaces the release count as the guard against a change stored while the record was being evaluated
-(a publisher's compiled-only record changes without a new release).
+and ~3.4 s of the server's time. A queued record is now a narrow row of its own, removed once evaluated. A random
+token, new at every change, replaces the release count as the guard against a change stored while the record was
+being evaluated (a publisher's compiled-only record changes without a new release).
 
 Revision ID: 0016
 Revises: 0014
 Create Date: 2026-11-24 06:20:00
 """
 
+import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ def upgrade() -> None:
     queue = op.create_table(
         "pending_evaluations",
         sa.Column("record_id", sa.Integer(), nullable=False),
-        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("token", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["record_id"],
             ["records.id"],
@@ -42,8 +43,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("record_id", name=op.f("pk_pending_evaluations")),
     )
-    for start in range(0, len(pending), 5000):
-        op.bulk_insert(queue, [{"record_id": i, "generation": 1} for i in pending[start : start + 5000]])
+    for start in range(0, len(pending), 500):
+        op.bulk_insert(queue, [{"record_id": i, "token": secrets.randbits(62)} for i in pending[start : start + 500]])
 
 
 def downgrade() -> None:
@@ -52,12 +53,12 @@ def downgrade() -> None:
     op.drop_table("pending_evaluations")
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("needs_evaluation", sa.Boolean(), nullable=False, server_default=sa.false()))
-    for start in range(0, len(pending), 5000):
+    for start in range(0, len(pending), 500):
         connection.execute(
             sa.text("UPDATE records SET needs_evaluation = true WHERE id IN :ids").bindparams(
                 sa.bindparam("ids", expanding=True)
             ),
-            {"ids": pending[start : start + 5000]},
+            {"ids": pending[start : start + 500]},
         )
     op.create_index(
         "ix_records_dirty",
