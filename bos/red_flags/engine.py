@@ -2099,6 +2099,7 @@ class _FullRun:
     digests: dict[tuple[str, str], str] = field(init=False)
     fresh: bool = False  # no measure or contribution was stored when the first pass began
     swapped: set[str] = field(default_factory=set)  # ocids analysed by a fresh first pass
+    written_ocids: set[str] = field(default_factory=set)  # ocids the second pass wrote
     written: int = 0  # processes analysed and outcome rows inserted by this run (see _growing)
     analyzed_at: int = 0
 
@@ -2177,6 +2178,13 @@ class _FullRun:
         return inputs_digest(self.rules, self.sp, keys, bool(state.day_bound), self.digests)
 
     def _write(self, prepared: Prepared, result: tuple[list[Analysis], list[Evaluated], list[str]]) -> None:
+        # An ocid this pass already wrote (the importer replaced its record by one with a higher id meanwhile): its
+        # state was read before that write, while chunks were in flight. Read it again, so the outcomes are diffed
+        # against the rows written since rather than inserted a second time.
+        again = [ocid for ocid in prepared.records if ocid in self.written_ocids]
+        if again:
+            prepared.states.update(_state_rows(self.session, again))
+        self.written_ocids.update(prepared.records)
         inserted = self.stats.inserted
         touched = apply_evaluated(self.session, self.sp, prepared, result, self.now, self.stats, self.rules)
         if touched:
