@@ -1416,6 +1416,19 @@ def _mark_clean(session: Session, records: Sequence[RecordInput]) -> None:
     rows = [{"b_id": r.id, "b_token": r.queued} for r in sorted(records, key=lambda r: r.id) if r.queued is not None]
     if not rows:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement per chunk: a DELETE per record was ~9% of the parent's samples in a first run of 100,000
+        # processes, each a round of the protocol and the executor. The rows are locked in id order first.
+        session.execute(
+            text(
+                "WITH taken AS (SELECT q.record_id FROM pending_evaluations AS q "
+                "JOIN unnest(CAST(:ids AS integer[]), CAST(:tokens AS bigint[])) AS t(record_id, token) "
+                "ON q.record_id = t.record_id AND q.token = t.token ORDER BY q.record_id FOR UPDATE OF q) "
+                "DELETE FROM pending_evaluations AS q USING taken WHERE q.record_id = taken.record_id"
+            ),
+            {"ids": [row["b_id"] for row in rows], "tokens": [row["b_token"] for row in rows]},
+        )
+        return
     table = PendingEvaluation.__table__
     session.execute(
         delete(table).where(table.c.record_id == bindparam("b_id"), table.c.token == bindparam("b_token")),
