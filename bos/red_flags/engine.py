@@ -1398,6 +1398,8 @@ class RecordInput:
     #: Its token in the queue (``PendingEvaluation``) when read; None: it was not queued.
     queued: int | None = None
     sha: str = ""
+    #: (compiled_sha, rules_sha) of its process's last evaluation, as read with it by ``_chunks``; None: never.
+    evaluated: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.compiled is not None:
@@ -2153,12 +2155,8 @@ class _FullRun:
 
     def _first_pass(self) -> Iterator[tuple[Any, Callable[..., Any], tuple[Any, ...]]]:
         for records in _chunks(self.session, self.source, self.chunk, self.rules, changed_only=True):
-            states = _state_rows(self.session, [r.ocid for r in records])
-            items = []
-            for record in records:
-                state = states.get(record.ocid)
-                if state is None or state.compiled_sha != record.sha or state.rules_sha != self.rules:
-                    items.append((record.ocid, record.sha, record.compiled))
+            # What the last evaluation read comes with the record (the same join), not from a query per chunk.
+            items = [(r.ocid, r.sha, r.compiled) for r in records if r.evaluated != (r.sha, self.rules)]
             yield None, analyse_chunk, (self.sp, items)
 
     def _swap(self, _context: Any, result: tuple[list[Analysis], list[tuple[str, str]], list[str]]) -> None:
@@ -2281,6 +2279,7 @@ def _chunks(session: Session, source: str, size: int, rules: str, changed_only: 
     evaluated_as_is = and_(state.rules_sha == rules, PendingEvaluation.record_id.is_(None))
     compiled = case((evaluated_as_is, null()), else_=Record.compiled)
     columns = [c if c is not Record.compiled else compiled.label("compiled") for c in _RECORD_COLUMNS]
+    columns += [state.compiled_sha.label("evaluated_sha"), state.rules_sha.label("evaluated_rules")]
     joined = _QUEUED.outerjoin(RedFlagProcess.__table__, state.ocid == Record.ocid)
     last = 0
     while True:
@@ -2288,9 +2287,13 @@ def _chunks(session: Session, source: str, size: int, rules: str, changed_only: 
         if changed_only:
             # rules_sha is NULL for a record never evaluated: the comparison is then NULL, NOT NULL too.
             query = query.where(or_(state.id.is_(None), not_(evaluated_as_is)))
-        records = _record_inputs(session.connection().execute(query.order_by(Record.id).limit(size)))
-        if not records:
+        rows = session.connection().execute(query.order_by(Record.id).limit(size)).all()
+        if not rows:
             return
+        records = _record_inputs(rows)
+        for record, row in zip(records, rows, strict=True):
+            if row.evaluated_sha is not None:
+                record.evaluated = (row.evaluated_sha, row.evaluated_rules)
         yield records
         last = records[-1].id
 
