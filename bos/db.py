@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, MetaData, Numeric, String, create_engine, event
+from sqlalchemy import DateTime, MetaData, Numeric, String, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -70,6 +71,13 @@ class Base(DeclarativeBase):
         Decimal: Money,
         str: String(),
     }
+
+
+def upsert(session: Session, table: Table) -> Any:
+    """``INSERT`` into ``table`` in the session's dialect, whose ``on_conflict_do_update`` and ``excluded`` both
+    databases run as the same ``INSERT ... ON CONFLICT``."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(table)
 
 
 def utcnow() -> dt.datetime:

@@ -18,13 +18,11 @@ from typing import Any
 import orjson
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from bos import settings
 from bos.contracts.models import Contract, Transaction
-from bos.db import utcnow
+from bos.db import upsert, utcnow
 from bos.ocds.compile import compile_snapshots, update_compiled_release
 from bos.ocds.models import PendingEvaluation, Record, Release
 from bos.ocds.release import ProcessGraph, build_release, history
@@ -180,10 +178,9 @@ def mark_for_evaluation(session: Session, record_ids: Iterable[int]) -> None:
     queued. In id order, as every writer of the queue takes its rows, so two never wait for each other in a cycle."""
     ids = sorted(set(record_ids))
     table = PendingEvaluation.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for start in range(0, len(ids), 400):  # two parameters a row, under SQLite's oldest limit of 999
         rows = [{"record_id": i, "token": new_queue_token()} for i in ids[start : start + 400]]
-        statement = insert(table).values(rows)
+        statement = upsert(session, table).values(rows)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[table.c.record_id], set_={"token": statement.excluded.token}

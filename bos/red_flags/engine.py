@@ -58,11 +58,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bos.db import background_checkpoints
+from bos.db import background_checkpoints, upsert
 from bos.ocds.models import PendingEvaluation, Record
 from bos.red_flags.indicators import (
     FLAGGED,
@@ -690,8 +688,7 @@ def apply_coverage(session: Session, delta: Mapping[CoverageKey, int]) -> None:
     if not changes:
         return
     table = RedFlagCoverage.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table)
+    statement = upsert(session, table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.source, table.c.code, table.c.grain, table.c.status],
         set_={"n": table.c.n + statement.excluded.n},
